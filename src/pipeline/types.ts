@@ -53,6 +53,8 @@ export interface Plan {
   /** Pipeline-level settings (e.g. backend, cache dir) as written. */
   settings: JsonObject;
   instances: PlannedInstance[];
+  /** Problems that did not stop planning (e.g. YAML warnings); absent when there were none. */
+  warnings?: Diagnostic[];
 }
 
 /** What the pipeline analyzer knows about a stage kind: read from schemas/stages/<kind>.schema.json. */

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+import { main } from './main.js';
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`bdlab: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 70;
+  },
+);

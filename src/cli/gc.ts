@@ -1,0 +1,47 @@
+import { collectGarbage } from '../executor/gc.js';
+import { shortKey } from '../executor/fingerprint.js';
+import { workspaceAt } from '../executor/workspace.js';
+import { absolutePath, flag, optionalString, parseCommandArgs, positiveInt, workspaceOptions } from './args.js';
+import type { Command } from './command.js';
+import { EXIT_OK, UsageError, type CliIo } from './io.js';
+import { formatBytes } from './table.js';
+
+const USAGE = `Usage: bdlab gc [--dry-run] [--keep N] [options]
+
+Frees disk space: deletes cache entries that no kept run refers to (through its plan.json or
+manifest.json), and temp directories left by killed processes. With --keep N, only the newest N
+runs are kept and the older run directories are deleted too. Prints what it removes and the bytes freed.
+
+Options:
+  --dry-run           only report what would be removed
+  --keep N            keep the newest N runs (default: all runs)
+  --cache-dir DIR     cache to clean (default: .bdlab/cache of the workspace)
+  --workspace DIR     workspace root (default: current directory)
+  -h, --help          show this help`;
+
+export const gcCommand: Command = {
+  name: 'gc',
+  summary: 'delete cache entries no kept run refers to',
+  usage: USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseCommandArgs('gc', argv, { ...workspaceOptions, 'dry-run': { type: 'boolean' }, keep: { type: 'string' } });
+    if (flag(values, 'help')) {
+      io.out(USAGE);
+      return EXIT_OK;
+    }
+    if (positionals.length > 0) throw new UsageError(`gc: unexpected argument ${positionals[0]}`);
+    const keep = optionalString(values, 'keep') === undefined ? undefined : positiveInt(values, 'keep', 0, 0);
+    const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd, absolutePath(io.cwd, optionalString(values, 'cache-dir')));
+    const dryRun = flag(values, 'dry-run');
+    const report = await collectGarbage(ws, { dryRun, ...(keep !== undefined ? { keep } : {}) });
+    const verb = dryRun ? 'would remove' : 'removed';
+    for (const run of report.removedRuns) io.out(`${verb} run ${run}`);
+    for (const e of report.removedEntries) io.out(`${verb} cache entry ${shortKey(e.key)} (${formatBytes(e.bytes)})`);
+    for (const t of report.removedTmp) io.out(`${verb} temp dir ${t}`);
+    io.out(
+      `gc: ${verb} ${report.removedEntries.length} cache entr${report.removedEntries.length === 1 ? 'y' : 'ies'}, ${report.removedRuns.length} run(s), ${report.removedTmp.length} temp dir(s); ` +
+        `kept ${report.keptEntries} entr${report.keptEntries === 1 ? 'y' : 'ies'} of ${report.keptRuns.length} run(s); ${dryRun ? 'would free' : 'freed'} ${report.freedBytes} bytes (${formatBytes(report.freedBytes)})`,
+    );
+    return EXIT_OK;
+  },
+};

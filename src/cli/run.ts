@@ -1,0 +1,120 @@
+import { relative } from 'node:path';
+import { plainDisplay } from '../executor/display-plain.js';
+import { RunEvents } from '../executor/events.js';
+import { planStatus } from '../executor/plan-status.js';
+import { runPipeline } from '../executor/run-pipeline.js';
+import { flag, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
+import type { Command } from './command.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
+import { openFromArgs } from './open.js';
+import { printPlanRows } from './plan.js';
+
+const USAGE = `Usage: bdlab run FILE [options]
+
+Runs a pipeline: validates FILE, then runs every stage instance that isn't cached, in dependency
+order, each in its own process. Results go to runs/<timestamp>-<name>-<hash>/ in the workspace.
+
+Options:
+  --jobs N            run up to N instances at once (default 1)
+  --only ID...        run only these instances or stages, plus what they need
+  --force ID...       rebuild these instances or stages even when cached
+  --dry-run           print what would run (with cache status) and exit
+  --fail-fast         stop everything at the first failure
+  --backend B         TF.js backend for stages: auto, node, wasm, cpu
+                      (default: $BDLAB_BACKEND, then settings.backend, then auto)
+  --data-path DIR     directory searched for datasets; repeatable; also $BDLAB_DATA_PATH
+  --cache-dir DIR     cache location (default: settings.cache_dir, then .bdlab/cache)
+  --workspace DIR     workspace root (default: current directory)
+  --verbose           print every stage log line (non-interactive output)
+  --debug             show stack traces for internal errors and stage crashes
+  -h, --help          show this help
+
+Exit status: 0 all instances succeeded or were cached, 1 an instance failed,
+2 invalid pipeline or arguments, 130 interrupted.`;
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'run a pipeline (cached instances are reused)',
+  usage: USAGE,
+  async run(argv: string[], io: CliIo): Promise<number> {
+    const { values, positionals } = parseCommandArgs(
+      'run',
+      argv,
+      {
+        ...workspaceOptions,
+        jobs: { type: 'string', short: 'j' },
+        only: { type: 'string', multiple: true },
+        force: { type: 'string', multiple: true },
+        'dry-run': { type: 'boolean' },
+        'fail-fast': { type: 'boolean' },
+        backend: { type: 'string' },
+        'data-path': { type: 'string', multiple: true },
+        verbose: { type: 'boolean', short: 'v' },
+      },
+      ['only', 'force'],
+    );
+    if (flag(values, 'help')) {
+      io.out(USAGE);
+      return EXIT_OK;
+    }
+    if (positionals.length !== 1) throw new UsageError(`run: expected exactly one pipeline FILE, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+    const jobs = positiveInt(values, 'jobs', 1);
+    const only = stringList(values, 'only');
+    const force = stringList(values, 'force');
+    const opened = await openFromArgs(io, positionals[0]!, values, { only, force });
+    if (typeof opened === 'number') return opened;
+
+    if (flag(values, 'dry-run')) {
+      const rows = await planStatus(opened.plan, opened.versions, opened.cache, opened.selection);
+      printPlanRows(io, opened.plan.name, rows);
+      await opened.memo.save().catch(() => undefined);
+      return EXIT_OK;
+    }
+
+    const events = new RunEvents();
+    const interactive = io.isTTY && opened.selection.selected.size <= 200 && !flag(values, 'verbose');
+    // listr2 is loaded only for terminals: it is the slowest import of the CLI.
+    const listr = interactive ? (await import('../executor/display-listr.js')).listrDisplay({ cwd: io.cwd, out: io.out, err: io.err }) : undefined;
+    events.on(listr ? listr.listener : plainDisplay({ out: io.out, err: io.err, cwd: io.cwd, verbose: flag(values, 'verbose') }));
+    const debug = flag(values, 'debug');
+    events.on((e) => {
+      if (e.type === 'failed' && debug && e.detail) io.err(`${e.id}: ${e.detail}`);
+    });
+
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (controller.signal.aborted) {
+        io.err('bdlab: second interrupt, exiting immediately');
+        process.exit(EXIT_INTERRUPTED);
+      }
+      io.err(`bdlab: ${signal}: stopping running stages (press Ctrl-C again to exit at once)`);
+      controller.abort(new Error(`interrupted by ${signal}`));
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    try {
+      const outcome = await runPipeline({
+        opened,
+        jobs,
+        failFast: flag(values, 'fail-fast'),
+        only,
+        force,
+        signal: controller.signal,
+        events,
+        cwd: opened.workspace.root,
+      });
+      await listr?.done();
+      if (listr) io.out(`bdlab: run ${outcome.status}; see ${relative(io.cwd, outcome.run.dir)}`);
+      if (outcome.status === 'interrupted') return EXIT_INTERRUPTED;
+      if (outcome.status === 'failed') {
+        const failed = [...outcome.outcomes].filter(([, o]) => o.status === 'failed').map(([id]) => id);
+        io.err(`bdlab: ${failed.length} instance(s) failed: ${failed.join(', ')}; logs are in ${relative(io.cwd, outcome.run.dir)}/stages/<instance>/log.txt`);
+        return EXIT_STAGE_FAILED;
+      }
+      return EXIT_OK;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  },
+};

@@ -1,0 +1,51 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Our kernels replace TF.js' own ones under the same (kernelName, backendName). The originals are kept
+ * so tests and benchmarks can compute a reference with the pristine kernels, then switch ours back on.
+ */
+const originals = new Map<string, tf.KernelConfig | undefined>();
+const installed = new Map<string, tf.KernelConfig>();
+
+function key(kernelName: string, backendName: string): string {
+  return `${backendName}/${kernelName}`;
+}
+
+function replace(kernelName: string, backendName: string, config: tf.KernelConfig | undefined): void {
+  if (tf.getKernel(kernelName, backendName) !== undefined) tf.unregisterKernel(kernelName, backendName);
+  if (config === undefined) return;
+  tf.registerKernel(config);
+  // TF.js binds a kernel's wasm export in setupFunc only when a backend is activated; re-registering a
+  // kernel on an already active backend must do it itself.
+  const active = tf.findBackend(backendName);
+  if (config.setupFunc !== undefined && active !== null) config.setupFunc(active);
+}
+
+/** Registers `configs`, remembering whatever they replace; idempotent. Returns the kernel names now ours. */
+export function installKernels(configs: readonly tf.KernelConfig[]): string[] {
+  for (const config of configs) {
+    const k = key(config.kernelName, config.backendName);
+    if (!originals.has(k)) originals.set(k, tf.getKernel(config.kernelName, config.backendName));
+    installed.set(k, config);
+    replace(config.kernelName, config.backendName, config);
+  }
+  return customKernelNames(configs[0]?.backendName ?? '');
+}
+
+/** Switches between our kernels (true) and TF.js' originals (false) for one backend, e.g. to compute references. */
+export function setCustomKernelsEnabled(backendName: string, enabled: boolean): void {
+  for (const [k, config] of installed) {
+    if (config.backendName !== backendName) continue;
+    replace(config.kernelName, backendName, enabled ? config : originals.get(k));
+  }
+}
+
+export function customKernelNames(backendName: string): string[] {
+  return [...installed.values()].filter((c) => c.backendName === backendName).map((c) => c.kernelName).sort();
+}
+
+/** The kernel TF.js itself registered under this name (before any override of ours), for composing kernels. */
+export function originalKernel(kernelName: string, backendName: string): tf.KernelConfig | undefined {
+  const k = key(kernelName, backendName);
+  return originals.has(k) ? originals.get(k) : tf.getKernel(kernelName, backendName);
+}

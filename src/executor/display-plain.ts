@@ -1,0 +1,79 @@
+import { relative } from 'node:path';
+import type { RunEvent, RunEventListener } from './events.js';
+import { shortKey } from './fingerprint.js';
+
+export interface PlainDisplayOptions {
+  out(line: string): void;
+  err(line: string): void;
+  /** Minimum time between two progress lines of one instance. */
+  progressIntervalMs?: number;
+  /** Paths are printed relative to this directory. */
+  cwd: string;
+  /** Also print every log line of every stage. */
+  verbose?: boolean;
+}
+
+/** Line-oriented display for logs, CI and pipes: one line per state change, progress throttled. */
+export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
+  const interval = opts.progressIntervalMs ?? 2000;
+  const ordinals = new Map<string, string>();
+  const lastProgress = new Map<string, number>();
+  let runDir = '';
+  const tag = (id: string): string => ordinals.get(id) ?? '';
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+  return (e: RunEvent) => {
+    switch (e.type) {
+      case 'run-started':
+        runDir = e.runDir;
+        opts.out(`bdlab: ${e.plan.name}: ${e.total} instance(s); run directory ${relative(opts.cwd, e.runDir) || '.'}`);
+        break;
+      case 'instance-started':
+        ordinals.set(e.id, `[${e.ordinal}/${e.total}] `);
+        opts.out(`${tag(e.id)}${e.id} running (key ${shortKey(e.cacheKey)})`);
+        break;
+      case 'lock-wait':
+        opts.out(`${tag(e.id)}${e.id} waiting: another bdlab process${e.ownerPid ? ` (pid ${e.ownerPid})` : ''} is building the same cache entry`);
+        break;
+      case 'progress': {
+        const now = Date.now();
+        if (!e.progress.message || now - (lastProgress.get(e.id) ?? 0) < interval) break;
+        lastProgress.set(e.id, now);
+        opts.out(`${tag(e.id)}${e.id} running: ${e.progress.message}`);
+        break;
+      }
+      case 'log':
+        if (opts.verbose) opts.out(`  ${e.id} | ${e.line}`);
+        break;
+      case 'cache-hit':
+        ordinals.set(e.id, `[${e.ordinal}/${e.total}] `);
+        opts.out(`✓ ${tag(e.id)}${e.id} (cached)`);
+        break;
+      case 'cache-corrupt':
+        opts.err(`bdlab: warning: cache entry ${shortKey(e.cacheKey)} of ${e.id} is corrupt (${e.reason}); discarding it and rebuilding`);
+        break;
+      case 'succeeded':
+        opts.out(`✓ ${tag(e.id)}${e.id} (${seconds(e.durationMs)})`);
+        break;
+      case 'failed':
+        opts.out(`✗ ${tag(e.id)}${e.id} failed: ${e.error}`);
+        break;
+      case 'skipped':
+        opts.out(`- ${e.id} skipped: ${e.reason}`);
+        break;
+      case 'interrupted':
+        opts.out(`✗ ${tag(e.id)}${e.id} interrupted`);
+        break;
+      case 'run-finished': {
+        const c = e.counts;
+        const parts = [`${c.succeeded} succeeded`, `${c.cached} cached`];
+        if (c.failed) parts.push(`${c.failed} failed`);
+        if (c.skipped) parts.push(`${c.skipped} skipped`);
+        if (c.interrupted) parts.push(`${c.interrupted} interrupted`);
+        opts.out(`bdlab: run ${e.status}: ${parts.join(', ')} in ${seconds(e.durationMs)}; see ${relative(opts.cwd, runDir) || '.'}`);
+        break;
+      }
+      case 'backend':
+        break;
+    }
+  };
+}

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Parser, type ReadEntry } from 'tar';
+
+/**
+ * Safe reading of (gzipped) tar archives. Downloaded archives are untrusted: an entry may try to
+ * escape the target directory (`../x`, `/etc/x`) or plant a link or device. Any such entry makes the
+ * whole archive rejected, before anything reaches the final location.
+ */
+
+export class ArchiveError extends Error {
+  override readonly name = 'ArchiveError';
+}
+
+const SAFE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
+
+/** Why this entry is unsafe, or null when it is a plain file or directory with a relative, contained path. */
+export function unsafeEntryReason(path: string, type: string): string | null {
+  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) return 'has an absolute path';
+  if (path.split(/[\\/]+/).includes('..')) return "contains a '..' path segment";
+  if (path.includes('\0')) return 'contains a NUL byte';
+  if (!SAFE_TYPES.has(type)) return `is a ${type} entry (only regular files and directories are allowed)`;
+  return null;
+}
+
+/** Normalises `./a//b/` to `a/b` for matching. */
+function cleanPath(path: string): string {
+  return path.split('/').filter((s) => s !== '' && s !== '.').join('/');
+}
+
+export interface ArchiveProgress {
+  compressedBytesRead: number;
+  compressedBytesTotal: number;
+}
+
+export interface ArchiveReadOptions {
+  /** Which file entries to keep (by cleaned path); all others are validated and skipped. */
+  wanted: (path: string) => boolean;
+  /** Called for each kept file once its content is complete; the default collects them in memory. */
+  onFile?: (path: string, content: Buffer) => void | Promise<void>;
+  onProgress?: (p: ArchiveProgress) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Streams a .tar or .tar.gz (compression auto-detected) and hands over the wanted regular files.
+ * Every entry — wanted or not — is checked; the first unsafe one aborts with an ArchiveError
+ * naming the archive and the entry.
+ */
+export async function readArchiveFiles(archive: string, options: ArchiveReadOptions): Promise<Map<string, Buffer>> {
+  const total = (await stat(archive)).size;
+  const collected = new Map<string, Buffer>();
+  const pendingWrites: Promise<void>[] = [];
+  let failure: Error | undefined;
+
+  const parser = new Parser({
+    strict: true,
+    onReadEntry: (entry: ReadEntry) => {
+      const path = cleanPath(entry.path);
+      const reason = unsafeEntryReason(entry.path, entry.type);
+      if (reason) {
+        failure ??= new ArchiveError(
+          `Refusing to extract ${archive}: entry '${entry.path}' ${reason}. ` +
+            'A trustworthy dataset archive only holds regular files below its own directory; get a fresh copy of the archive.',
+        );
+        entry.resume();
+        parser.abort(failure);
+        return;
+      }
+      if (entry.type === 'Directory' || !options.wanted(path)) {
+        entry.resume();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+      entry.on('end', () => {
+        const content = Buffer.concat(chunks);
+        if (options.onFile) pendingWrites.push(Promise.resolve(options.onFile(path, content)));
+        else collected.set(path, content);
+      });
+    },
+  });
+
+  const source = createReadStream(archive);
+  let read = 0;
+  source.on('data', (chunk) => {
+    read += chunk.length;
+    options.onProgress?.({ compressedBytesRead: read, compressedBytesTotal: total });
+  });
+  try {
+    await pipeline(source, parser, { signal: options.signal });
+  } catch (error) {
+    // Let in-flight writes settle so a caller cleaning up a staging directory does not race them.
+    await Promise.allSettled(pendingWrites);
+    if (failure) throw failure;
+    if (error instanceof Error && error.name === 'AbortError') throw error;
+    const text = error instanceof Error ? error.message : String(error);
+    throw new ArchiveError(`Cannot read ${archive} as a tar(.gz) archive: ${text}. The file is probably truncated or corrupt; download it again.`);
+  }
+  await Promise.allSettled(pendingWrites);
+  if (failure) throw failure;
+  await Promise.all(pendingWrites);
+  return collected;
+}
+
+/**
+ * Extracts the wanted files of an archive into `destDir`, which must not exist yet. Files go into
+ * a temporary sibling directory first and are renamed into place only after the whole archive
+ * was read and found safe, so a hostile or broken archive never leaves a partial `destDir`.
+ */
+export async function extractArchiveSafely(
+  archive: string,
+  destDir: string,
+  options: Omit<ArchiveReadOptions, 'onFile'> = { wanted: () => true },
+): Promise<string[]> {
+  const staging = join(dirname(destDir), `.partial-${randomBytes(6).toString('hex')}`);
+  await mkdir(staging, { recursive: true });
+  const written: string[] = [];
+  try {
+    await readArchiveFiles(archive, {
+      ...options,
+      onFile: async (path, content) => {
+        const target = join(staging, path);
+        await mkdir(dirname(target), { recursive: true });
+        await pipeline(async function* () { yield content; }, createWriteStream(target, { flags: 'wx' }));
+        written.push(path);
+      },
+    });
+    await rename(staging, destDir);
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return written.sort();
+}

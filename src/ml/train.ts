@@ -1,0 +1,276 @@
+import * as tf from '@tensorflow/tfjs';
+import type { EpochRecord, TrainingHistory } from './artifacts.js';
+import { type AugmentOptions, drawAugment } from './augment.js';
+import { imageBatch, labelBatch } from './batches.js';
+import type { ImageSet } from './dataset.js';
+import { LOGITS_LAYER } from './models/index.js';
+import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
+import { type LearningRateSchedule, learningRateAt } from './schedule.js';
+import { loadCheckpoint, saveCheckpoint } from './train-checkpoint.js';
+
+export type { AugmentOptions } from './augment.js';
+export type { LearningRateSchedule } from './schedule.js';
+
+export interface TrainProgress {
+  /** 1-based. */
+  epoch: number;
+  epochs: number;
+  /** 1-based, within the epoch. */
+  batch: number;
+  batches: number;
+  /** Running means over the epoch so far. */
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  optimizer: 'adam' | 'sgd';
+  learningRate: number;
+  /** SGD only; 0 or absent = plain SGD. */
+  momentum?: number;
+  /**
+   * Coupled L2 regularisation on kernels (conv and dense weights; not biases or batch norm):
+   * adds weightDecay/2 * sum(w^2) to the loss, i.e. weightDecay * w to the gradient, which is
+   * PyTorch's `weight_decay` for SGD (and "Adam with L2", not AdamW, for Adam).
+   */
+  weightDecay?: number;
+  /** Per epoch; default constant. */
+  schedule?: LearningRateSchedule;
+  /** Applied to stored (already poisoned) images; see augment.ts for what that does to a trigger. */
+  augment?: AugmentOptions;
+  /** Fraction 0..<1 of the images held out (seeded choice) for per-epoch validation. */
+  validationSplit?: number;
+  /** Drives the validation split, per-epoch shuffling and augmentation. */
+  seed: number;
+  /** Per-epoch checkpoints go here; training resumes from the last one found. */
+  checkpointDir?: string;
+  /** Throttled to about two calls per second. */
+  onProgress?(p: TrainProgress): void;
+  /** After each finished (and checkpointed) epoch. */
+  onEpoch?(r: EpochRecord): void;
+  /** Checked between batches; abort throws an error named AbortError, keeping the last checkpoint. */
+  signal?: AbortSignal;
+  /** Freeze every layer up to and including this one (model.layers order). */
+  freezeUpTo?: string;
+  /** Human-readable notes (resume, checkpoint mismatch). */
+  log?(line: string): void;
+}
+
+const PROGRESS_INTERVAL_MS = 500;
+
+/** Layer names in model order, for error messages about freezeUpTo. */
+export function layerNames(model: tf.LayersModel): string[] {
+  return model.layers.map((l) => l.name);
+}
+
+/**
+ * Marks layers up to and including `upTo` as not trainable; returns a function restoring the
+ * previous flags. Throws a message listing the valid names if `upTo` is not a layer.
+ */
+export function freezeLayersUpTo(model: tf.LayersModel, upTo: string): () => void {
+  const index = model.layers.findIndex((l) => l.name === upTo);
+  if (index < 0) {
+    throw new Error(`freeze_up_to: model "${model.name}" has no layer "${upTo}"; valid layer names are: ${layerNames(model).join(', ')}`);
+  }
+  const previous = model.layers.map((l) => l.trainable);
+  for (let i = 0; i <= index; i++) model.layers[i]!.trainable = false;
+  return () => model.layers.forEach((l, i) => { l.trainable = previous[i]!; });
+}
+
+function abortError(): Error {
+  const err = new Error('training aborted');
+  err.name = 'AbortError';
+  return err;
+}
+
+function makeOptimizer(opts: TrainOptions): tf.Optimizer {
+  if (opts.optimizer === 'adam') return tf.train.adam(opts.learningRate);
+  return (opts.momentum ?? 0) > 0 ? tf.train.momentum(opts.learningRate, opts.momentum!) : tf.train.sgd(opts.learningRate);
+}
+
+function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  // instanceof is unreliable here: TF.js optimizers define Symbol.hasInstance by duck typing, so
+  // every optimizer "is" an SGDOptimizer. SGD and momentum have a setter (it rebuilds their cached
+  // -lr scalar); Adam reads its protected learningRate field on every step and has no setter.
+  const withSetter = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof withSetter.setLearningRate === 'function') withSetter.setLearningRate(lr);
+  else withSetter.learningRate = lr;
+}
+
+/** The logits the loss is taken from: the `logits` layer when the model has one, else the output. */
+function trainingGraph(model: tf.LayersModel): { net: tf.LayersModel; fromLogits: boolean } {
+  const logits = model.layers.find((l) => l.name === LOGITS_LAYER);
+  if (logits && model.outputs.length === 1 && model.outputs[0] !== logits.output) {
+    return { net: tf.model({ inputs: model.inputs, outputs: logits.output as tf.SymbolicTensor }), fromLogits: true };
+  }
+  return { net: model, fromLogits: false };
+}
+
+function crossEntropy(labels: tf.Tensor1D, output: tf.Tensor, numClasses: number, fromLogits: boolean): tf.Scalar {
+  const oneHot = tf.oneHot(labels, numClasses);
+  if (fromLogits) return tf.losses.softmaxCrossEntropy(oneHot, output) as tf.Scalar;
+  const clipped = tf.clipByValue(output, 1e-7, 1);
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(clipped)), -1))) as tf.Scalar;
+}
+
+function countCorrect(labels: tf.Tensor1D, output: tf.Tensor): tf.Scalar {
+  return tf.sum(tf.cast(tf.equal(tf.argMax(output, -1), labels), 'float32'));
+}
+
+/** Everything that must match for a checkpoint to be resumed (epochs may differ: a longer run continues). */
+function fingerprint(model: tf.LayersModel, train: ImageSet, opts: TrainOptions): string {
+  return JSON.stringify({
+    model: model.name, shapes: model.weights.map((w) => w.shape), images: train.count,
+    batchSize: opts.batchSize, optimizer: opts.optimizer, learningRate: opts.learningRate, momentum: opts.momentum ?? 0,
+    weightDecay: opts.weightDecay ?? 0, schedule: opts.schedule ?? { type: 'constant' }, augment: opts.augment ?? {},
+    validationSplit: opts.validationSplit ?? 0, seed: opts.seed, freezeUpTo: opts.freezeUpTo ?? null,
+    epochs: opts.schedule?.type === 'cosine' ? opts.epochs : undefined,
+  });
+}
+
+function validateOptions(train: ImageSet, opts: TrainOptions): void {
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new RangeError(`epochs must be an integer >= 1, got ${opts.epochs}`);
+  if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be an integer >= 1, got ${opts.batchSize}`);
+  if (!(opts.learningRate > 0)) throw new RangeError(`learningRate must be > 0, got ${opts.learningRate}`);
+  const split = opts.validationSplit ?? 0;
+  if (!(split >= 0 && split < 1)) throw new RangeError(`validationSplit must be in [0, 1), got ${split}`);
+  if (train.count < 1) throw new RangeError('cannot train on an empty image set');
+}
+
+/** Seeded split of 0..count-1 into training and validation indices. */
+export function splitIndices(count: number, validationSplit: number, seed: number): { train: Int32Array; val: Int32Array } {
+  const order = shuffleInPlace(Array.from({ length: count }, (_, i) => i), createRng(deriveSeed(seed, 'validation-split')));
+  const nVal = Math.min(count - 1, Math.round(count * validationSplit));
+  return { train: Int32Array.from(order.slice(nVal)), val: Int32Array.from(order.slice(0, nVal).sort((a, b) => a - b)) };
+}
+
+function evaluateLoss(net: tf.LayersModel, set: ImageSet, indices: Int32Array, batchSize: number, numClasses: number, fromLogits: boolean): { loss: number; accuracy: number } {
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < indices.length; start += batchSize) {
+    const idx = indices.subarray(start, start + batchSize);
+    const [l, c] = tf.tidy(() => {
+      const x = imageBatch(set, idx);
+      const y = labelBatch(set, idx);
+      const out = net.apply(x, { training: false }) as tf.Tensor;
+      return [crossEntropy(y, out, numClasses, fromLogits).dataSync()[0]!, countCorrect(y, out).dataSync()[0]!];
+    });
+    lossSum += l * idx.length;
+    correct += c;
+  }
+  return { loss: lossSum / indices.length, accuracy: correct / indices.length };
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Trains `model` in place on `train` (bytes scaled to [0,1] on the fly) with a custom loop:
+ * seeded shuffling per epoch, optional augmentation, per-epoch learning-rate schedule, optional
+ * validation split, per-epoch checkpoints (resumed automatically from `checkpointDir`).
+ * Returns the history of all epochs, including those finished before a resume.
+ */
+export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: TrainOptions): Promise<TrainingHistory> {
+  validateOptions(train, opts);
+  const numClasses = (model.outputs[0]!.shape[model.outputs[0]!.shape.length - 1] as number | null) ?? 10;
+  const { train: trainIdx, val: valIdx } = splitIndices(train.count, opts.validationSplit ?? 0, opts.seed);
+  const restoreTrainable = opts.freezeUpTo !== undefined ? freezeLayersUpTo(model, opts.freezeUpTo) : () => {};
+  const { net, fromLogits } = trainingGraph(model);
+  const optimizer = makeOptimizer(opts);
+  const print = fingerprint(model, train, opts);
+  const history: EpochRecord[] = [];
+  let startEpoch = 0;
+  try {
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    if (variables.length === 0) throw new Error('nothing to train: every layer is frozen');
+    const kernels = opts.weightDecay ? model.trainableWeights.filter((w) => /kernel$/.test(w.originalName)).map((w) => w.read()) : [];
+
+    if (opts.checkpointDir) {
+      const ckpt = await loadCheckpoint(opts.checkpointDir);
+      if (ckpt && ckpt.state.fingerprint !== print) {
+        opts.log?.(`checkpoint in ${opts.checkpointDir} was written with other options; starting from epoch 1`);
+        tf.dispose(ckpt.weights);
+        tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
+      } else if (ckpt) {
+        model.setWeights(ckpt.weights);
+        tf.dispose(ckpt.weights);
+        // Momentum/Adam accumulators are matched by position in the variable list, which is stable for a given model.
+        if (ckpt.optimizerWeights.length > 0) await optimizer.setWeights(ckpt.optimizerWeights);
+        tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
+        history.push(...ckpt.state.history);
+        startEpoch = Math.min(ckpt.state.epoch, opts.epochs);
+        opts.log?.(`resuming from checkpoint after epoch ${ckpt.state.epoch}`);
+      }
+    }
+
+    const batches = Math.ceil(trainIdx.length / opts.batchSize);
+    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+      if (opts.signal?.aborted) throw abortError();
+      const lr = learningRateAt(opts.learningRate, epoch, opts.epochs, opts.schedule);
+      setLearningRate(optimizer, lr);
+      const rng = createRng(deriveSeed(opts.seed, `epoch-${epoch}`));
+      const order = shuffleInPlace(Array.from(trainIdx), rng);
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let lastProgress = 0;
+      for (let b = 0; b < batches; b++) {
+        if (opts.signal?.aborted) throw abortError();
+        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+        const draws = idx.map(() => drawAugment(opts.augment, rng));
+        const x = imageBatch(train, idx, draws);
+        const y = labelBatch(train, idx);
+        let batchCorrect: tf.Scalar | undefined;
+        let batchLoss: tf.Scalar | undefined;
+        const total = optimizer.minimize(() => {
+          const out = net.apply(x, { training: true }) as tf.Tensor;
+          const loss = crossEntropy(y, out, numClasses, fromLogits);
+          batchLoss = tf.keep(loss);
+          batchCorrect = tf.keep(countCorrect(y, out));
+          if (kernels.length === 0) return loss;
+          const l2 = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+          return tf.add(loss, tf.mul(l2, opts.weightDecay! / 2));
+        }, true, variables);
+        const [lossValue, correctValue] = await Promise.all([batchLoss!.data(), batchCorrect!.data()]);
+        tf.dispose([x, y, total!, batchLoss!, batchCorrect!]);
+        lossSum += lossValue[0]! * idx.length;
+        correct += correctValue[0]!;
+        seen += idx.length;
+        const now = performance.now();
+        if (opts.onProgress && (now - lastProgress >= PROGRESS_INTERVAL_MS || b === batches - 1)) {
+          lastProgress = now;
+          opts.onProgress({
+            epoch: epoch + 1, epochs: opts.epochs, batch: b + 1, batches,
+            loss: lossSum / seen, accuracy: correct / seen, imagesPerSecond: seen / ((now - epochStart) / 1000),
+          });
+        }
+        await yieldToEventLoop();
+      }
+      const trainSeconds = (performance.now() - epochStart) / 1000;
+      const record: EpochRecord = {
+        epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate: lr,
+        seconds: trainSeconds, imagesPerSecond: seen / trainSeconds,
+      };
+      if (valIdx.length > 0) {
+        const v = evaluateLoss(net, train, valIdx, opts.batchSize, numClasses, fromLogits);
+        record.valLoss = v.loss;
+        record.valAccuracy = v.accuracy;
+        record.seconds = (performance.now() - epochStart) / 1000;
+      }
+      history.push(record);
+      if (opts.checkpointDir) {
+        const optimizerWeights = await optimizer.getWeights();
+        await saveCheckpoint(opts.checkpointDir, { epoch: epoch + 1, fingerprint: print, history },
+          model.getWeights().map((tensor, i) => ({ name: `w${i}`, tensor })), optimizerWeights);
+      }
+      opts.onEpoch?.(record);
+    }
+    return { model: model.name, epochs: history };
+  } finally {
+    optimizer.dispose();
+    restoreTrainable();
+  }
+}

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OnePixelTrigger } from '../ml/artifacts.js';
+import { readDatasetInfo, readSplit, writeDataset, type ImageSet } from '../ml/dataset.js';
+import { contrastingColor, imageTile, renderImageGrid, type GridTile } from '../ml/png.js';
+import { attacksFor, poisonTrainingSet, PoisonConfigError, type PoisonMode, type PoisonResult } from '../ml/poison.js';
+import { applyTrigger, cloneImageSet } from '../ml/trigger.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+
+/** Mirrors schemas/stages/poison.schema.json. */
+export interface PoisonParams {
+  mode?: PoisonMode;
+  trigger?: OnePixelTrigger | 'random';
+  target?: number;
+  sources?: number[];
+  rate?: number;
+  seed?: number;
+  triggers?: (OnePixelTrigger | null)[] | 'random';
+  contact_sheet?: number;
+}
+
+function datasetInput(ctx: StageContext): StageInput {
+  const candidates = ctx.inputs.filter((input) => existsSync(join(input.dir, 'dataset.json')));
+  if (candidates.length !== 1) {
+    const found = ctx.inputs.map((i) => `${i.id} (${i.kind})`).join(', ') || 'none';
+    throw new StageError(
+      `${ctx.id}: poison needs exactly one dataset input (the output of a fetch stage, listed in needs); ` +
+        `inputs with a dataset.json: ${candidates.length}, all inputs: ${found}.`,
+    );
+  }
+  return candidates[0]!;
+}
+
+/**
+ * Top row clean, bottom row poisoned, trigger pixel framed. With nothing poisoned (rate 0) the
+ * bottom row shows what the trigger would look like on those images.
+ */
+function contactSheet(clean: ImageSet, result: PoisonResult, pairs: number): Buffer {
+  let shown: { index: number; trigger: OnePixelTrigger }[];
+  const triggered = result.indices.length > 0 ? result.set : cloneImageSet(clean);
+  if (result.indices.length > 0) {
+    shown = result.indices.slice(0, pairs).map((index, k) => {
+      const attack = attacksFor(result.spec, result.oldLabels[k]!).find((a) => a.target === result.newLabels[k]);
+      return { index, trigger: attack!.trigger };
+    });
+  } else {
+    shown = [];
+    for (let index = 0; index < clean.count && shown.length < pairs; index++) {
+      const attack = attacksFor(result.spec, clean.labels[index]!)[0];
+      if (!attack) continue;
+      applyTrigger(triggered, index, attack.trigger);
+      shown.push({ index, trigger: attack.trigger });
+    }
+  }
+  if (shown.length === 0) throw new StageError('no image to draw in the contact sheet');
+  const top: GridTile[] = shown.map(({ index }) => imageTile(clean, index));
+  const bottom: GridTile[] = shown.map(({ index, trigger }) =>
+    imageTile(triggered, index, { row: trigger.row, col: trigger.col, color: contrastingColor(trigger.color) }),
+  );
+  return renderImageGrid([...top, ...bottom], shown.length, 4, 4);
+}
+
+const stage = {
+  kind: 'poison',
+  async run(params: PoisonParams, ctx: StageContext) {
+    const input = datasetInput(ctx);
+    const info = await readDatasetInfo(input.dir);
+    const train = await readSplit(input.dir, 'train');
+    const test = info.splits.test ? await readSplit(input.dir, 'test') : undefined;
+    const mode = params.mode ?? 'all-to-one';
+    const seed = params.seed ?? 0;
+    ctx.progress({ message: `poisoning ${train.count} training images (${mode})` });
+
+    let result: PoisonResult;
+    try {
+      result = poisonTrainingSet(train, {
+        mode,
+        rate: params.rate ?? 0.1,
+        seed,
+        trigger: params.trigger ?? 'random',
+        target: params.target ?? 0,
+        ...(params.sources ? { sources: params.sources } : {}),
+        triggers: params.triggers ?? 'random',
+        numClasses: info.classes.length,
+      });
+    } catch (error) {
+      if (error instanceof PoisonConfigError) {
+        throw new StageError(`${ctx.id}: invalid poison params: ${error.message} (dataset ${info.name}: ${info.height}x${info.width} images, ${info.classes.length} classes).`);
+      }
+      throw error;
+    }
+
+    await writeDataset(ctx.outDir, { name: info.name, classes: info.classes, height: info.height, width: info.width, channels: info.channels }, {
+      train: result.set,
+      ...(test ? { test } : {}),
+    });
+    await writeFile(join(ctx.outDir, 'trigger.json'), JSON.stringify(result.spec, null, 2) + '\n');
+    const perSource = new Array<number>(info.classes.length).fill(0);
+    for (const label of result.oldLabels) perSource[label]!++;
+    const manifest = {
+      mode,
+      rate: result.spec.rate,
+      seed,
+      trigger: result.spec,
+      counts: { trainImages: train.count, eligible: result.eligible, poisoned: result.indices.length, perTarget: result.perTarget, perSource },
+      indices: result.indices,
+      oldLabels: result.oldLabels,
+      newLabels: result.newLabels,
+    };
+    await writeFile(join(ctx.outDir, 'poison-manifest.json'), JSON.stringify(manifest) + '\n');
+    const pairs = params.contact_sheet ?? 8;
+    if (pairs > 0) await writeFile(join(ctx.outDir, 'contact-sheet.png'), contactSheet(train, result, pairs));
+
+    const actualRate = result.eligible === 0 ? 0 : result.indices.length / result.eligible;
+    ctx.log(`poisoned ${result.indices.length} of ${result.eligible} eligible training images (${(100 * actualRate).toFixed(2)}%)`);
+    return { metrics: { poisoned: result.indices.length, eligible: result.eligible, rate: actualRate } };
+  },
+} satisfies StageImplementation<PoisonParams>;
+
+export default stage;
