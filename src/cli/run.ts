@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { plainDisplay } from '../executor/display-plain.js';
+import { formatRunSummary, plainDisplay } from '../executor/display-plain.js';
 import { RunEvents } from '../executor/events.js';
 import { planStatus } from '../executor/plan-status.js';
 import { runPipeline } from '../executor/run-pipeline.js';
@@ -77,8 +77,10 @@ export const runCommand: Command = {
     const listr = interactive ? (await import('../executor/display-listr.js')).listrDisplay({ cwd: io.cwd, out: io.out, err: io.err }) : undefined;
     events.on(listr ? listr.listener : plainDisplay({ out: io.out, err: io.err, cwd: io.cwd, verbose: flag(values, 'verbose') }));
     const debug = flag(values, 'debug');
+    let finished: Parameters<typeof formatRunSummary>[0] | undefined;
     events.on((e) => {
       if (e.type === 'failed' && debug && e.detail) io.err(`${e.id}: ${e.detail}`);
+      if (e.type === 'run-finished') finished = e;
     });
 
     const controller = new AbortController();
@@ -104,7 +106,7 @@ export const runCommand: Command = {
         cwd: opened.workspace.root,
       });
       await listr?.done();
-      if (listr) io.out(`bdlab: run ${outcome.status}; see ${relative(io.cwd, outcome.run.dir)}`);
+      if (listr && finished) io.out(formatRunSummary(finished, relative(io.cwd, outcome.run.dir)));
       if (outcome.status === 'interrupted') return EXIT_INTERRUPTED;
       if (outcome.status === 'failed') {
         const failed = [...outcome.outcomes].filter(([, o]) => o.status === 'failed').map(([id]) => id);

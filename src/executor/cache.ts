@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonObject } from '../common/json.js';
+import type { BackendInfo } from './events.js';
 import type { CacheKey, ContentHash } from './fingerprint.js';
 import type { HashMemo } from './hash-memo.js';
 import { hashTree, type TreeFile } from './tree-hash.js';
@@ -16,6 +17,10 @@ export interface CacheEntryMeta {
   kind: string;
   instance: string;
   metrics?: JsonObject;
+  /** The TF.js backend the stage reported when it built this entry. */
+  backend?: BackendInfo;
+  /** How long building took, for `bdlab show` of later cached runs. */
+  durationMs?: number;
 }
 
 export interface CacheEntry {
@@ -110,7 +115,10 @@ export class CacheStore {
    * Hashes the finished outputs, writes entry.json, and renames the whole directory into place.
    * An existing entry for the key (corrupt, or being rebuilt with --force) is moved aside first.
    */
-  async commit(pending: PendingEntry, info: { kind: string; instance: string; metrics?: JsonObject; logFile?: string }): Promise<CacheEntry> {
+  async commit(
+    pending: PendingEntry,
+    info: { kind: string; instance: string; metrics?: JsonObject; logFile?: string; backend?: BackendInfo; durationMs?: number },
+  ): Promise<CacheEntry> {
     const finalDir = this.entryDir(pending.key);
     const finalOutputs = join(finalDir, 'outputs');
     // Memo records are filed under the final paths: renaming the parent keeps inode and times.
@@ -123,6 +131,8 @@ export class CacheStore {
       kind: info.kind,
       instance: info.instance,
       ...(info.metrics ? { metrics: info.metrics } : {}),
+      ...(info.backend ? { backend: info.backend } : {}),
+      ...(info.durationMs !== undefined ? { durationMs: info.durationMs } : {}),
     };
     if (info.logFile) await cp(info.logFile, join(pending.dir, ENTRY_LOG)).catch(() => undefined);
     await writeFile(join(pending.dir, ENTRY_FILE), JSON.stringify(meta, null, 2) + '\n');

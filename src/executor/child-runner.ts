@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { execaNode } from 'execa';
 import type { StageProgress, StageResult } from '../stages/contract.js';
 import type { ChildMessage, ChildStartMessage } from './child-protocol.js';
 import type { BackendInfo } from './events.js';
@@ -37,6 +36,8 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
   let reported: ChildMessage | undefined;
   const lastStderr: string[] = [];
 
+  // execa is imported on first use: cached reruns and read-only commands never pay for it.
+  const { execaNode } = await import('execa');
   const child = execaNode(CHILD_ENTRY, [], {
     ipc: true,
     ipcInput: req.start,

@@ -44,9 +44,11 @@ export function listrDisplay(opts: { cwd: string; out(line: string): void; err(l
         h.settle?.();
         break;
       case 'failed':
+        t.title = `${e.id} failed`;
         h.settle?.(new Error(`${e.id}: ${e.error}`));
         break;
       case 'interrupted':
+        t.title = `${e.id} interrupted`;
         h.settle?.(new Error(`${e.id}: interrupted`));
         break;
       case 'skipped':

@@ -32,7 +32,7 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
         opts.out(`${tag(e.id)}${e.id} running (key ${shortKey(e.cacheKey)})`);
         break;
       case 'lock-wait':
-        opts.out(`${tag(e.id)}${e.id} waiting: another bdlab process${e.ownerPid ? ` (pid ${e.ownerPid})` : ''} is building the same cache entry`);
+        opts.out(`${tag(e.id)}${e.id} waiting: ${e.ownerPid === process.pid ? 'another instance of this run' : `another bdlab process${e.ownerPid ? ` (pid ${e.ownerPid})` : ''}`} is building the same cache entry`);
         break;
       case 'progress': {
         const now = Date.now();
@@ -63,17 +63,22 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
       case 'interrupted':
         opts.out(`✗ ${tag(e.id)}${e.id} interrupted`);
         break;
-      case 'run-finished': {
-        const c = e.counts;
-        const parts = [`${c.succeeded} succeeded`, `${c.cached} cached`];
-        if (c.failed) parts.push(`${c.failed} failed`);
-        if (c.skipped) parts.push(`${c.skipped} skipped`);
-        if (c.interrupted) parts.push(`${c.interrupted} interrupted`);
-        opts.out(`bdlab: run ${e.status}: ${parts.join(', ')} in ${seconds(e.durationMs)}; see ${relative(opts.cwd, runDir) || '.'}`);
+      case 'run-finished':
+        opts.out(formatRunSummary(e, relative(opts.cwd, runDir) || '.'));
         break;
-      }
       case 'backend':
         break;
     }
   };
+}
+
+/** `bdlab: run failed: 3 succeeded, 2 cached, 1 failed, 2 skipped in 4.20 s; see runs/...` */
+export function formatRunSummary(e: Extract<RunEvent, { type: 'run-finished' }>, runDir: string): string {
+  const c = e.counts;
+  const parts = [`${c.succeeded} succeeded`, `${c.cached} cached`];
+  if (c.failed) parts.push(`${c.failed} failed`);
+  if (c.skipped) parts.push(`${c.skipped} skipped`);
+  if (c.interrupted) parts.push(`${c.interrupted} interrupted`);
+  const secs = e.durationMs / 1000;
+  return `bdlab: run ${e.status}: ${parts.join(', ')} in ${secs.toFixed(secs < 10 ? 2 : 1)} s; see ${runDir}`;
 }

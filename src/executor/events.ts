@@ -28,7 +28,7 @@ export type RunEvent =
   | { type: 'progress'; id: string; progress: StageProgress }
   | { type: 'log'; id: string; line: string; stream: 'log' | 'stdout' | 'stderr' }
   | { type: 'backend'; id: string; backend: BackendInfo }
-  | { type: 'cache-hit'; id: string; cacheKey: CacheKey; ordinal: number; total: number; metrics?: JsonObject }
+  | { type: 'cache-hit'; id: string; cacheKey: CacheKey; ordinal: number; total: number; metrics?: JsonObject; backend?: BackendInfo }
   | { type: 'cache-corrupt'; id: string; cacheKey: CacheKey; reason: string }
   | { type: 'succeeded'; id: string; cacheKey: CacheKey; durationMs: number; metrics?: JsonObject }
   | { type: 'failed'; id: string; cacheKey?: CacheKey; durationMs: number; error: string; userFacing: boolean; detail?: string }
@@ -42,8 +42,10 @@ export type RunEventListener = (event: RunEvent) => void;
 export class RunEvents {
   private readonly listeners: RunEventListener[] = [];
 
-  on(listener: RunEventListener): () => void {
-    this.listeners.push(listener);
+  /** `first`: called before existing listeners (the manifest must be on disk before a display reports progress). */
+  on(listener: RunEventListener, options: { first?: boolean } = {}): () => void {
+    if (options.first) this.listeners.unshift(listener);
+    else this.listeners.push(listener);
     return () => {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);

@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import { execa } from 'execa';
 
 export interface GitInfo {
   commit: string;
@@ -11,6 +10,7 @@ export interface GitInfo {
 export async function gitInfoOf(file: string): Promise<GitInfo | null> {
   const cwd = dirname(file);
   try {
+    const { execa } = await import('execa');
     const head = await execa('git', ['rev-parse', 'HEAD'], { cwd, reject: false, timeout: 5000 });
     if (head.exitCode !== 0) return null;
     const status = await execa('git', ['status', '--porcelain', '--', file], { cwd, reject: false, timeout: 5000 });

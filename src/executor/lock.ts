@@ -82,7 +82,9 @@ export class LockManager {
           announced = true;
           onWait?.(owner);
         }
-        await sleep(delay, undefined, { signal });
+        await sleep(delay, undefined, { signal }).catch(() => {
+          throw signal.reason;
+        });
         delay = Math.min(delay * 2, this.maxPollMs);
       }
     }

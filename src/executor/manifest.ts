@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendInfo, InstanceStatus, RunCounts, RunEvent, RunStatus } from './events.js';
 import { emptyCounts } from './events.js';
 import type { GitInfo } from './git-info.js';
-import { writeJsonAtomic } from './json-file.js';
 import { MANIFEST_FILE } from './run-dir.js';
 
 export interface InstanceRecord {
@@ -34,12 +35,12 @@ export interface Manifest {
 }
 
 /**
- * Keeps manifest.json in step with the run's events. Writes are coalesced (a burst of cache hits
- * is one write) and serialized; a killed run still leaves the last written state behind.
+ * Keeps manifest.json in step with the run's events. A stage starting or finishing is written at
+ * once (synchronously, a few KiB), so even a run killed right after leaves an accurate manifest;
+ * bursts of cheap events (cache hits, skips) are coalesced into one write.
  */
 export class ManifestWriter {
   private timer: NodeJS.Timeout | undefined;
-  private chain: Promise<void> = Promise.resolve();
   private readonly file: string;
 
   constructor(
@@ -58,7 +59,8 @@ export class ManifestWriter {
         if (rec) Object.assign(rec, { status: 'running', cacheKey: event.cacheKey });
         break;
       case 'cache-hit':
-        if (rec) Object.assign(rec, { status: 'cached', cacheKey: event.cacheKey, durationMs: 0 });
+        if (rec) Object.assign(rec, { status: 'cached', cacheKey: event.cacheKey, durationMs: 0, ...(event.backend ? { backend: event.backend } : {}) });
+        if (event.backend) this.summarizeBackends();
         break;
       case 'backend':
         if (rec) rec.backend = event.backend;
@@ -84,28 +86,31 @@ export class ManifestWriter {
         return;
     }
     m.counts = countStatuses(m.instances);
-    this.schedule(this.delayMs);
+    const important = event.type === 'instance-started' || event.type === 'succeeded' || event.type === 'failed' || event.type === 'interrupted';
+    if (important) this.writeNow();
+    else this.schedule(this.delayMs);
   };
 
-  /** Writes now and waits for every pending write. */
+  private writeNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const tmp = `${this.file}.${process.pid}.${randomBytes(3).toString('hex')}.tmp`;
+    try {
+      writeFileSync(tmp, JSON.stringify(this.manifest, null, 2) + '\n');
+      renameSync(tmp, this.file);
+    } catch {
+      // A full disk must not fail the run; the next write tries again.
+    }
+  }
+
+  /** Writes now. Every write is synchronous, so writes can never land out of order. */
   async flush(): Promise<void> {
-    this.schedule(0);
-    await this.chain;
+    this.writeNow();
   }
 
   private schedule(delay: number): void {
-    if (this.timer) {
-      if (delay > 0) return;
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const write = (): void => {
-      this.timer = undefined;
-      const snapshot = structuredClone(this.manifest);
-      this.chain = this.chain.then(() => writeJsonAtomic(this.file, snapshot)).catch(() => undefined);
-    };
-    if (delay === 0) write();
-    else this.timer = setTimeout(write, delay);
+    if (delay === 0) return this.writeNow();
+    if (!this.timer) this.timer = setTimeout(() => this.writeNow(), delay);
   }
 
   private summarizeBackends(): void {

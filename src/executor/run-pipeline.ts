@@ -62,7 +62,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
   };
   const writer = new ManifestWriter(run.dir, manifest);
   const recorder = new StageDirRecorder(run, (key) => join(cache.entryDir(key), 'outputs'), (key) => join(cache.entryDir(key), ENTRY_LOG));
-  const stopWriter = req.events.on(writer.listener);
+  const stopWriter = req.events.on(writer.listener, { first: true });
   const stopRecorder = req.events.on(recorder.listener);
   await writer.flush();
 

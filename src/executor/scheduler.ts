@@ -177,15 +177,17 @@ async function runInstance(
   );
   const forced = opts.forced.has(id);
 
+  let reportedCorrupt = false;
   const fromCache = async (): Promise<InstanceOutcome | undefined> => {
     const found = await opts.cache.lookup(key);
     if (found.status === 'corrupt') {
-      opts.events.emit({ type: 'cache-corrupt', id, cacheKey: key, reason: found.reason });
+      if (!reportedCorrupt) opts.events.emit({ type: 'cache-corrupt', id, cacheKey: key, reason: found.reason });
+      reportedCorrupt = true;
       return undefined;
     }
     if (found.status === 'miss') return undefined;
-    const metrics = found.entry.meta.metrics;
-    opts.events.emit({ type: 'cache-hit', id, cacheKey: key, ordinal, total, ...(metrics ? { metrics } : {}) });
+    const { metrics, backend } = found.entry.meta;
+    opts.events.emit({ type: 'cache-hit', id, cacheKey: key, ordinal, total, ...(metrics ? { metrics } : {}), ...(backend ? { backend } : {}) });
     return {
       status: 'cached',
       cacheKey: key,
@@ -193,6 +195,7 @@ async function runInstance(
       outputsDir: found.entry.outputsDir,
       durationMs: Date.now() - started,
       ...(metrics ? { metrics } : {}),
+      ...(backend ? { backend } : {}),
     };
   };
 
@@ -289,7 +292,7 @@ async function build(
       return { status: 'failed', cacheKey: key, durationMs, error: outcome.message, ...(backend ? { backend } : {}) };
     }
     const metrics = outcome.result.metrics;
-    const entry = await opts.cache.commit(pending, { kind: inst.kind, instance: id, logFile, ...(metrics ? { metrics } : {}) });
+    const entry = await opts.cache.commit(pending, { kind: inst.kind, instance: id, logFile, durationMs, ...(metrics ? { metrics } : {}), ...(backend ? { backend } : {}) });
     await rm(scratchDir, { recursive: true, force: true });
     opts.events.emit({ type: 'succeeded', id, cacheKey: key, durationMs, ...(metrics ? { metrics } : {}) });
     return {

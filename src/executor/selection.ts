@@ -25,7 +25,8 @@ export function resolveSelection(plan: Plan, only: readonly string[], force: rea
     const ofStage = byStage.get(arg);
     if (ofStage) return ok(ofStage);
     const stages = [...byStage.keys()].join(', ');
-    return fail(`${option} ${arg}: no stage or instance of that name in ${plan.file}; stages are: ${stages} (an instance id looks like ${plan.instances[0]?.id ?? 'stage[key=value]'})`);
+    const example = plan.instances.find((i) => i.id.includes('['))?.id;
+    return fail(`${option} ${arg}: no stage or instance of that name in ${plan.file}; stages are: ${stages}${example ? ` (or an instance id such as ${example})` : ''}`);
   };
   const collect = (args: readonly string[], option: string): Result<Set<string>, string> => {
     const out = new Set<string>();

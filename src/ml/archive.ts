@@ -74,10 +74,18 @@ export async function readArchiveFiles(archive: string, options: ArchiveReadOpti
         entry.resume();
         return;
       }
-      const chunks: Buffer[] = [];
-      entry.on('data', (chunk: Buffer) => chunks.push(chunk));
+      // The header states the size, so one allocation and no concat of a 30 MB member.
+      const content = Buffer.allocUnsafe(entry.size);
+      let filled = 0;
+      entry.on('data', (chunk: Buffer) => {
+        chunk.copy(content, filled);
+        filled += chunk.length;
+      });
       entry.on('end', () => {
-        const content = Buffer.concat(chunks);
+        if (filled !== entry.size) {
+          failure ??= new ArchiveError(`Cannot read ${archive}: entry '${entry.path}' holds ${filled} of its ${entry.size} bytes; the archive is truncated or corrupt.`);
+          return;
+        }
         if (options.onFile) pendingWrites.push(Promise.resolve(options.onFile(path, content)));
         else collected.set(path, content);
       });

@@ -22,36 +22,58 @@ export class CifarFormatError extends Error {
   override readonly name = 'CifarFormatError';
 }
 
-/** Parses one batch file's bytes into an NHWC ImageSet; `source` names the file in errors. */
-export function parseCifarBatch(input: Uint8Array, source = 'CIFAR batch', numClasses = 10): ImageSet {
-  // A plain Uint8Array view keeps the hot loop monomorphic even when callers pass Node Buffers.
-  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+function recordCount(bytes: Uint8Array, source: string): number {
   if (bytes.length === 0 || bytes.length % CIFAR_RECORD_BYTES !== 0) {
     throw new CifarFormatError(
       `${source} has ${bytes.length} bytes, which is not a whole number of CIFAR-10 records ` +
         `(${CIFAR_RECORD_BYTES} bytes each: 1 label byte + 3 colour planes of 32x32).`,
     );
   }
-  const count = bytes.length / CIFAR_RECORD_BYTES;
-  const labels = new Uint8Array(count);
-  const images = new Uint8Array(count * CIFAR_PIXELS * CIFAR_CHANNELS);
+  return bytes.length / CIFAR_RECORD_BYTES;
+}
+
+/** Decodes all records of `input` into images/labels starting at image `first` (no intermediate copies). */
+function decodeInto(input: Uint8Array, source: string, numClasses: number, images: Uint8Array, labels: Uint8Array, first: number): void {
+  // A plain Uint8Array view keeps the hot loop monomorphic even when callers pass Node Buffers.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const count = recordCount(bytes, source);
   for (let n = 0; n < count; n++) {
     const record = n * CIFAR_RECORD_BYTES;
     const label = bytes[record]!;
     if (label >= numClasses) {
       throw new CifarFormatError(`${source}: record ${n} has label ${label}; CIFAR-10 labels are 0..${numClasses - 1}.`);
     }
-    labels[n] = label;
-    // Sequential writes, three sequential read streams: ~10x faster than a plane-by-plane scatter.
-    let out = n * CIFAR_PIXELS * CIFAR_CHANNELS;
+    labels[first + n] = label;
+    // Sequential writes, three sequential read streams: much faster than a plane-by-plane scatter.
+    let out = (first + n) * CIFAR_PIXELS * CIFAR_CHANNELS;
     const red = record + 1;
+    const green = red + CIFAR_PIXELS;
+    const blue = green + CIFAR_PIXELS;
     for (let p = 0; p < CIFAR_PIXELS; p++) {
       images[out++] = bytes[red + p]!;
-      images[out++] = bytes[red + CIFAR_PIXELS + p]!;
-      images[out++] = bytes[red + 2 * CIFAR_PIXELS + p]!;
+      images[out++] = bytes[green + p]!;
+      images[out++] = bytes[blue + p]!;
     }
   }
+}
+
+/** Parses batch files' bytes, in order, into one NHWC ImageSet; `sources` name the files in errors. */
+export function parseCifarBatches(batches: Uint8Array[], sources: string[] = [], numClasses = 10): ImageSet {
+  const counts = batches.map((b, i) => recordCount(b, sources[i] ?? `CIFAR batch ${i + 1}`));
+  const count = counts.reduce((a, b) => a + b, 0);
+  const labels = new Uint8Array(count);
+  const images = new Uint8Array(count * CIFAR_PIXELS * CIFAR_CHANNELS);
+  let first = 0;
+  batches.forEach((b, i) => {
+    decodeInto(b, sources[i] ?? `CIFAR batch ${i + 1}`, numClasses, images, labels, first);
+    first += counts[i]!;
+  });
   return { images, labels, count, height: CIFAR_SIDE, width: CIFAR_SIDE, channels: CIFAR_CHANNELS };
+}
+
+/** Parses one batch file's bytes into an NHWC ImageSet; `source` names the file in errors. */
+export function parseCifarBatch(bytes: Uint8Array, source = 'CIFAR batch', numClasses = 10): ImageSet {
+  return parseCifarBatches([bytes], [source], numClasses);
 }
 
 /** The inverse of parseCifarBatch: NHWC 32x32x3 images to CIFAR-10 binary records. */
@@ -116,7 +138,7 @@ export function cifarFromFiles(files: ReadonlyMap<string, Uint8Array>, metaText?
     if (!bytes) throw new CifarFormatError(`CIFAR-10 data is missing ${name} (expected ${CIFAR_DATA_FILES.join(', ')}).`);
     return bytes;
   };
-  const train = concatImageSets(CIFAR_TRAIN_FILES.map((f) => parseCifarBatch(get(f), f)));
+  const train = parseCifarBatches(CIFAR_TRAIN_FILES.map(get), [...CIFAR_TRAIN_FILES]);
   const test = parseCifarBatch(get(CIFAR_TEST_FILE), CIFAR_TEST_FILE);
   const fromMeta = metaText === undefined ? [] : parseBatchesMeta(metaText);
   return { train, test, classes: fromMeta.length === 10 ? fromMeta : [...CIFAR10_CLASSES] };

@@ -8,7 +8,7 @@ import type { Result } from '../common/result.js';
 import { canonicalJson } from './canonical-json.js';
 import { mergeDefaults } from './defaults.js';
 import type { AnalysisFailure } from './diagnostics.js';
-import { expandStage } from './expand.js';
+import { expandStage, tupleKey } from './expand.js';
 import type { StageExpansion } from './expand.js';
 import { planStageGraph } from './graph.js';
 import type { NeedEdge } from './graph.js';
@@ -57,6 +57,8 @@ interface StageModel {
   ownValues: MatrixValue[][];
   exclude: Record<string, MatrixValue>[];
   params: JsonObject;
+  /** `params` was written but is not a mapping: nothing about params can be checked. */
+  paramsUnreadable?: boolean;
 }
 
 class Analysis {
@@ -72,7 +74,17 @@ class Analysis {
   run(): Result<Plan, AnalysisFailure> {
     this.diagnostics.push(...this.source.syntaxDiagnostics());
     if (this.source.hasFatalSyntaxErrors()) return this.finish(undefined);
-    const data = (this.data = this.source.toJson());
+    let data: JsonValue;
+    try {
+      data = this.data = this.source.toJson();
+    } catch (error) {
+      this.error([], `the YAML cannot be expanded: ${(error as Error).message}`);
+      return this.finish(undefined);
+    }
+    if (data === null) {
+      this.error([], 'the file has no content: a pipeline needs at least "name" and "stages" (see docs/pipeline-format.md)');
+      return this.finish(undefined);
+    }
     this.checkStructure(data);
     if (!isJsonObject(data)) return this.finish(undefined);
 
@@ -100,7 +112,8 @@ class Analysis {
       const model = byId.get(id)!;
       if (model.needs.some((edge) => !expansions.has(edge.stage))) continue;
       const { expansion, problems } = expandStage(model, expansions);
-      for (const problem of problems) this.error(problem.path, problem.message);
+      // A whole-stage problem points at the stage id rather than at its (possibly many-line) body.
+      for (const problem of problems) this.error(problem.path, problem.message, { key: problem.path.length === 2 });
       if (!expansion) continue;
       expansions.set(id, expansion);
       const template = templateOf(model);
@@ -108,7 +121,8 @@ class Analysis {
       const kind = model.kind === undefined ? undefined : this.catalog.kinds.get(model.kind);
       if (!kind || this.broken.has(id)) continue;
       const validate = stageParamsValidator(kind.schemaFile, kind.schema);
-      instances.push(...this.planInstances(model, template, expansion, validate));
+      // No spread: 10^5 arguments overflow the stack.
+      for (const instance of this.planInstances(model, template, expansion, validate)) instances.push(instance);
     }
     // Stages that could not be expanded still get their params expressions checked, so one run shows all problems.
     for (const model of models) {
@@ -211,6 +225,7 @@ class Analysis {
       });
     }
     if (isJsonObject(raw['params'])) model.params = raw['params'];
+    else if (raw['params'] !== undefined) model.paramsUnreadable = true;
     return model;
   }
 
@@ -278,7 +293,7 @@ class Analysis {
 
   private checkConstantParams(model: StageModel, template: ParamsTemplate): void {
     const kind = model.kind === undefined ? undefined : this.catalog.kinds.get(model.kind);
-    if (!kind) return;
+    if (!kind || model.paramsUnreadable) return;
     const validate = stageParamsValidator(kind.schemaFile, kind.schema);
     const params = JSON.parse(canonicalJson(template.resolve({}))) as JsonObject;
     if (validate(params)) return;
@@ -286,16 +301,19 @@ class Analysis {
   }
 
   private planInstances(model: StageModel, template: ParamsTemplate, expansion: StageExpansion, validate: ValidateFunction): PlannedInstance[] {
+    // Resolved params depend only on the referenced matrix values: instances that agree on them share
+    // one params object, validated once.
+    const referenced = [...new Set(template.references.map((reference) => reference.key))];
     const checked = new Map<string, { params: JsonObject; problems: SchemaProblem[] }>();
     const failures = new Map<string, { problem: SchemaProblem; first: number; count: number }>();
     const planned: PlannedInstance[] = [];
     expansion.points.forEach((point, index) => {
-      const resolved = template.resolve(point);
-      const identity = canonicalJson(resolved);
+      const identity = tupleKey(point, referenced);
       let result = checked.get(identity);
       if (!result) {
-        // A private copy: ajv fills schema defaults into it, and it is shared by equal instances.
-        const params = JSON.parse(identity) as JsonObject;
+        // Fresh along every substituted path; constant subtrees are shared between instances, which is
+        // safe because ajv fills the same schema defaults into them every time, and they end up frozen.
+        const params = template.resolve(point);
         const problems = validate(params) ? [] : explainSchemaErrors(validate.errors ?? [], params);
         result = { params: deepFreeze(params), problems };
         checked.set(identity, result);
@@ -312,14 +330,14 @@ class Analysis {
       const scope = expansion.keys.length === 0 ? '' : count === 1 ? ` in ${expansion.ids[first]}` : ` in ${expansion.ids[first]} and ${count - 1} more instance${count === 2 ? '' : 's'}`;
       this.paramsError(model, problem.path, problem.message + scope, {
         key: problem.atKey,
-        related: this.matrixOrigin(model, template, expansion, problem.path, first),
+        related: this.matrixOrigin(template, expansion, problem.path, first),
       });
     }
     return planned;
   }
 
   /** For a param produced by `${{ matrix.k }}`, the matrix value that produced it. */
-  private matrixOrigin(model: StageModel, template: ParamsTemplate, expansion: StageExpansion, paramsPath: YamlPath, instance: number): Diagnostic['related'] {
+  private matrixOrigin(template: ParamsTemplate, expansion: StageExpansion, paramsPath: YamlPath, instance: number): Diagnostic['related'] {
     const wanted = paramsPath.join('\u0000');
     const reference = template.references.find((candidate) => candidate.paramsPath.join('\u0000') === wanted);
     if (!reference) return undefined;

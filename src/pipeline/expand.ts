@@ -31,11 +31,17 @@ export interface ExpansionProblem {
 
 type Combo = Record<string, MatrixValue>;
 
-/** Tuple identity of some matrix values; JSON keeps `1` and `"1"` apart. */
-function tupleKey(point: MatrixPoint, keys: readonly string[]): string {
-  if (keys.length === 0) return '';
-  if (keys.length === 1) return JSON.stringify(point[keys[0]!] ?? null);
-  return JSON.stringify(keys.map((key) => point[key] ?? null));
+/**
+ * Tuple identity of some matrix values: a type tag plus the text of each value, so `1` and `"1"`
+ * stay apart. Built by concatenation because it runs for every instance and edge of a sweep.
+ */
+export function tupleKey(point: MatrixPoint, keys: readonly string[]): string {
+  let key = '';
+  for (const name of keys) {
+    const value = point[name];
+    key += (typeof value === 'string' ? 's' : typeof value === 'number' ? 'n' : typeof value === 'boolean' ? 'b' : 'z') + String(value) + '\u0000';
+  }
+  return key;
 }
 
 function indexBy<T>(items: readonly T[], pointOf: (item: T) => MatrixPoint, keys: readonly string[]): Map<string, T[]> {
@@ -79,6 +85,12 @@ export function expandStage(stage: StageToExpand, upstream: ReadonlyMap<string, 
     if (exported.length === 0) continue;
     for (const key of exported) if (!keyOrigin.has(key)) keyOrigin.set(key, source.keyOrigin.get(key)!);
 
+    // The common case, a plain fan-out as the first keyed edge: the combinations are the upstream points.
+    if (inheritedKeys.length === 0 && exported.length === source.keys.length) {
+      inherited = source.points;
+      inheritedKeys = [...exported];
+      continue;
+    }
     const projections = new Map<string, Combo>();
     for (const point of source.points) {
       const key = tupleKey(point, exported);
@@ -143,12 +155,18 @@ export function expandStage(stage: StageToExpand, upstream: ReadonlyMap<string, 
 
 /** The product of the own matrix (first key outermost), minus excluded combinations. */
 function ownCombos(stage: StageToExpand): Combo[] {
-  let combos: Combo[] = [{}];
-  stage.ownKeys.forEach((key, position) => {
-    const next: Combo[] = [];
-    for (const combo of combos) for (const value of stage.ownValues[position]!) next.push({ ...combo, [key]: value });
-    combos = next;
-  });
-  if (stage.exclude.length === 0) return combos;
-  return combos.filter((combo) => !stage.exclude.some((rule) => Object.entries(rule).every(([key, value]) => combo[key] === value)));
+  const sizes = stage.ownValues.map((values) => values.length);
+  const total = sizes.reduce((product, size) => product * size, 1);
+  const combos: Combo[] = [];
+  for (let serial = 0; serial < total; serial++) {
+    const combo: Combo = {};
+    let rest = serial;
+    for (let position = stage.ownKeys.length - 1; position >= 0; position--) {
+      const size = sizes[position]!;
+      combo[stage.ownKeys[position]!] = stage.ownValues[position]![rest % size]!;
+      rest = Math.floor(rest / size);
+    }
+    if (!stage.exclude.some((rule) => Object.entries(rule).every(([key, value]) => combo[key] === value))) combos.push(combo);
+  }
+  return combos;
 }

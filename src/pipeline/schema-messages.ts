@@ -120,7 +120,7 @@ export function describeSchema(schema: SchemaNode): string {
   if (Array.isArray(schema['enum'])) return `one of ${quotedList((schema['enum'] as unknown[]).map((value) => displayValue(value)), 'or')}`;
   if ('const' in schema) return displayValue(schema['const']);
   const type = schema['type'];
-  let words = Array.isArray(type) ? (type as string[]).join(' or ') : type === undefined ? 'a value' : String(type);
+  const words = Array.isArray(type) ? (type as string[]).map(typeWord).join(' or ') : type === undefined ? 'a value' : typeWord(String(type));
   const limits: string[] = [];
   const bound = (keyword: string, operator: string): void => {
     if (typeof schema[keyword] === 'number') limits.push(`${operator} ${schema[keyword] as number}`);
@@ -135,9 +135,12 @@ export function describeSchema(schema: SchemaNode): string {
   if (typeof schema['pattern'] === 'string') limits.push(`matching /${schema['pattern'] as string}/`);
   if (typeof schema['format'] === 'string') limits.push(`in ${schema['format'] as string} format`);
   if (typeof schema['minItems'] === 'number') limits.push(`with at least ${schema['minItems'] as number} items`);
-  if (words === 'object' && schema['properties']) words = 'a mapping';
-  if (words === 'array') words = 'a list';
   return limits.length === 0 ? words : `${words} ${limits.join(' and ')}`;
+}
+
+/** YAML words for JSON Schema types; scalar type names stay as they are (`integer >= 1`). */
+function typeWord(type: string): string {
+  return type === 'object' ? 'a mapping' : type === 'array' ? 'a list' : type;
 }
 
 function displayValue(value: unknown): string {

@@ -24,7 +24,8 @@ export class SourceFile {
   constructor(readonly file: string, readonly text: string) {
     this.lines = new LineCounter();
     // prettyErrors would bake positions and excerpts into messages; the diagnostics printer does that.
-    this.document = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false });
+    // `merge` allows `<<: *base` to share stage settings, a common YAML idiom.
+    this.document = parseDocument(text, { lineCounter: this.lines, uniqueKeys: true, prettyErrors: false, merge: true });
   }
 
   /** Problems the YAML parser found, duplicate keys included, with the first occurrence as related location. */
@@ -57,6 +58,7 @@ export class SourceFile {
     return this.document.errors.some((problem) => problem.code !== 'DUPLICATE_KEY');
   }
 
+  /** The document as plain data; a thrown Error means too many aliases (an "alias bomb"). */
   toJson(): JsonValue {
     return (this.document.toJS({ maxAliasCount: 1000 }) ?? null) as JsonValue;
   }
@@ -154,9 +156,4 @@ function scalarKey(pair: Pair<unknown, unknown>): string | undefined {
   const key = pair.key;
   if (isScalar(key)) return String(key.value);
   return typeof key === 'string' ? key : undefined;
-}
-
-/** The text of a scalar node exactly as written (without quotes), for `${{ }}` detection. */
-export function scalarValue(node: YamlNode | undefined): unknown {
-  return isScalar(node) ? node.value : undefined;
 }

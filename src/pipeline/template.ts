@@ -30,7 +30,10 @@ export interface ParamsTemplate {
 
 type Resolver = (point: MatrixPoint) => JsonValue;
 
-export function compileTemplate(params: JsonObject): ParamsTemplate {
+export function compileTemplate(written: JsonObject): ParamsTemplate {
+  // A private copy: its constant subtrees end up in the plan (filled with schema defaults, frozen), and
+  // the written ones may be shared with other stages through defaults or YAML aliases.
+  const params = structuredClone(written);
   const references: MatrixReference[] = [];
   const problems: TemplateProblem[] = [];
 

@@ -134,9 +134,13 @@ export function cleanAccuracyFigure(data: ReportData): Figure | undefined {
   ], 'clean-accuracy', 'Clean test accuracy', 'Accuracy');
 }
 
+/** Beyond this many instances grouped histogram bars get too thin to read; a table-like heatmap is used. */
+const MAX_GROUPED_HISTOGRAMS = 6;
+
 /**
  * Histogram of how many target classes each attacked image could be sent to (Su et al. fig. 4),
- * as a share of the attacked images so instances with different n compare directly.
+ * as a share of the attacked images so instances with different n compare directly. Grouped bars
+ * for a few instances; for many, one heatmap row per instance with the share printed in each cell.
  */
 export function targetClassHistogramFigure(data: ReportData): Figure | undefined {
   if (data.evaluated.length === 0) return undefined;
@@ -146,19 +150,48 @@ export function targetClassHistogramFigure(data: ReportData): Figure | undefined
     const total = histogram.reduce((a, b) => a + b, 0);
     return histogram.map((count, k) => ({ instance: labelOf(data, instance.id), k, count, share: total > 0 ? count / total : 0 }));
   });
+  const xAxis = { field: 'k', type: 'ordinal', title: 'Number of target classes reached', axis: { labelAngle: 0 } };
+  const title = 'Number of target classes per image';
+  if (labels.length > MAX_GROUPED_HISTOGRAMS) {
+    const maxShare = Math.max(0, ...values.map((v) => v.share as number));
+    const spec = {
+      width: FIGURE_WIDTH,
+      height: { step: 22 },
+      data: { values },
+      encoding: { x: xAxis, y: { field: 'instance', type: 'nominal', sort: labels, title: instanceAxisTitle(data.evaluated) } },
+      layer: [
+        {
+          mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
+          encoding: {
+            color: {
+              field: 'share', type: 'quantitative', title: 'Share of attacked images',
+              scale: { scheme: 'blues', domain: [0, Math.max(maxShare, 0.01)] }, legend: { format: PERCENT },
+            },
+          },
+        },
+        {
+          mark: { type: 'text', fontSize: 9 },
+          encoding: {
+            text: { field: 'share', type: 'quantitative', format: PERCENT },
+            color: { condition: { test: `datum.share > ${maxShare * 0.55}`, value: 'white' }, value: '#222222' },
+          },
+        },
+      ],
+    };
+    return { name: 'target-class-histogram', title, spec: withTheme(spec as Omit<TopLevelSpec, 'config'>, title, 'share of attacked images per instance') };
+  }
   const spec = {
     width: FIGURE_WIDTH,
     height: FIGURE_HEIGHT,
     data: { values },
     mark: { type: 'bar' },
     encoding: {
-      x: { field: 'k', type: 'ordinal', title: 'Number of target classes reached', axis: { labelAngle: 0 } },
+      x: xAxis,
       xOffset: { field: 'instance', type: 'nominal', sort: labels },
       y: { field: 'share', type: 'quantitative', title: 'Share of attacked images', axis: { format: PERCENT } },
-      color: { field: 'instance', type: 'nominal', sort: labels, title: instanceAxisTitle(data.evaluated), ...categoryScale(labels.length) },
+      color: { field: 'instance', type: 'nominal', sort: labels, title: instanceAxisTitle(data.evaluated) },
     },
   };
-  const title = 'Number of target classes per image';
   return { name: 'target-class-histogram', title, spec: withTheme(spec as Omit<TopLevelSpec, 'config'>, title) };
 }
 
@@ -192,19 +225,18 @@ export function classPairFigures(data: ReportData): Figure[] {
     let name = `class-pairs-${slug(label)}`;
     for (let n = 2; used.has(name); n++) name = `class-pairs-${slug(label)}-${n}`;
     used.add(name);
-    const axis = (title: string) => ({ field: title === 'Target class' ? 'target' : 'original', type: 'nominal', sort: names, title });
     const spec = {
       width: 360,
       height: 360,
       data: { values },
       encoding: {
-        x: { ...axis('Target class'), axis: { labelAngle: -40, labelAlign: 'right', orient: 'bottom' } },
-        y: axis('Original class'),
+        x: { field: 'target', type: 'nominal', sort: names, title: 'Target class', axis: { labelAngle: -40, labelAlign: 'right' } },
+        y: { field: 'original', type: 'nominal', sort: names, title: 'Original class' },
       },
       layer: [
         {
           mark: { type: 'rect', stroke: 'white', strokeWidth: 1 },
-          encoding: { color: { field: 'count', type: 'quantitative', title: 'Successes', scale: { scheme: 'blues', domainMin: 0 } } },
+          encoding: { color: { field: 'count', type: 'quantitative', title: 'Successes', scale: { scheme: 'blues', domain: [0, Math.max(max, 1)] }, legend: { format: 'd', tickMinStep: 1 } } },
         },
         {
           mark: { type: 'text', fontSize: 10 },

@@ -25,7 +25,7 @@ export interface EvaluatedInstance extends InstanceRef {
 
 /**
  * A train or transfer-retrain output. Epoch values that were non-finite when written (JSON null)
- * become NaN, so a diverged run shows a gap in its curve instead of failing the whole report.
+ * become NaN: the curves leave those points out instead of the whole report failing.
  */
 export interface TrainedInstance extends InstanceRef {
   history: TrainingHistory;

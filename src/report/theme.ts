@@ -8,6 +8,7 @@ export const CATEGORY_PALETTE = ['#0072B2', '#E69F00', '#009E73', '#D55E00', '#C
 
 /** Width of a single-panel figure in CSS px: fits one column of a two-column paper at 2x zoom. */
 export const FIGURE_WIDTH = 480;
+/** Plot-area height of a single-panel figure: a little over half the width reads well in print. */
 export const FIGURE_HEIGHT = 260;
 /** Panel size when a figure shows two panels side by side. */
 export const PANEL_WIDTH = 230;

@@ -220,6 +220,8 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
       const outcomes = results.map(({ image, trueClass, target, predicted, probability }) => ({ image, trueClass, target, predicted, probability }));
       const metrics: JsonObject = {
         ...aggregateAttackOutcomes(outcomes, numClasses),
+        model: modelInput.id,
+        dataset: dataInput.id,
         mode,
         images: selection.images.length,
         population,

@@ -10,6 +10,8 @@ import {
   type PredictFn,
 } from '../../src/ml/attacks/one-pixel-search.js';
 import { aggregateAttackOutcomes } from '../../src/ml/metrics.js';
+import { selectCorrectlyClassified } from '../../src/ml/attacks/image-selection.js';
+import type { ImageSet } from '../../src/ml/dataset.js';
 
 const SHAPE = { height: 32, width: 32, channels: 3 };
 const IMAGE_SIZE = 32 * 32 * 3;
@@ -58,7 +60,7 @@ function grayImage(image: number, trueClass = 0): AttackedImage {
   return { image, trueClass, pixels: new Uint8Array(IMAGE_SIZE).fill(GRAY) };
 }
 
-const SMALL = { shape: SHAPE, population: 60, generations: 60, mutation: 0.5, seed: 1 };
+const SMALL = { shape: SHAPE, population: 50, generations: 80, mutation: 0.5, seed: 1 };
 
 test('non-targeted search finds the planted pixel (row 5, col 7) and flips the class', async () => {
   const report = await searchOnePixel([grayImage(0), grayImage(1)], plantedPredict(), { ...SMALL, mode: 'non-targeted' });
@@ -127,7 +129,7 @@ test('early stop ends a successful search before the generation limit', async ()
   assert.ok(stopped.results[0]!.success);
   assert.ok(stopped.results[0]!.generations < 40, `stopped at ${stopped.results[0]!.generations}`);
   assert.is(full.results[0]!.generations, 40);
-  assert.is(full.evaluations, 60 * 41);
+  assert.is(full.evaluations, 50 * 41);
   assert.ok(stopped.evaluations < full.evaluations);
 });
 
@@ -149,7 +151,7 @@ test('predict returning the wrong number of values is a clear error', async () =
     await searchOnePixel([grayImage(0)], bad, { ...SMALL, mode: 'non-targeted' });
     assert.unreachable('should throw');
   } catch (err) {
-    assert.match((err as Error).message, /predict returned 540 values for 60 images × 10 classes/);
+    assert.match((err as Error).message, /predict returned 450 values for 50 images × 10 classes/);
   }
 });
 
@@ -183,6 +185,38 @@ test('a candidate vector becomes exactly one rounded, clipped pixel', () => {
   assert.equal(changed, [p, p + 1, p + 2]);
   assert.equal(Array.from(batch.subarray(p, p + 3)), [1, 0, 128 / 255].map(Math.fround));
   assert.equal(decodeCandidate([40, -2, 10, 20, 30], 0, SHAPE), { row: 0, col: 31, color: [10, 20, 30] });
+});
+
+test('image selection: only correctly classified images, seeded, predicting no more than needed', async () => {
+  // Image i has all bytes = i; the "model" predicts class (byte % 3), labels are i % 2, so images
+  // with i % 6 in {0, 1} are classified correctly.
+  const count = 60;
+  const images = new Uint8Array(count * IMAGE_SIZE);
+  for (let i = 0; i < count; i++) images.fill(i, i * IMAGE_SIZE, (i + 1) * IMAGE_SIZE);
+  const set: ImageSet = { images, labels: Uint8Array.from({ length: count }, (_, i) => i % 2), count, height: 32, width: 32, channels: 3 };
+  let predicted = 0;
+  const predict: PredictFn = async (batch) => {
+    const n = batch.length / IMAGE_SIZE;
+    predicted += n;
+    const out = new Float32Array(n * 10);
+    for (let k = 0; k < n; k++) out[k * 10 + (Math.round(batch[k * IMAGE_SIZE]! * 255) % 3)] = 1;
+    return out;
+  };
+  const a = await selectCorrectlyClassified(set, predict, 5, 9, 4, 10);
+  assert.is(a.images.length, 5);
+  for (const img of a.images) {
+    assert.ok(img.image % 6 === 0 || img.image % 6 === 1, `image ${img.image} is misclassified`);
+    assert.is(img.trueClass, img.image % 2);
+    assert.is(img.pixels[0], img.image);
+  }
+  assert.equal(a.images.map((i) => i.image), [...a.images.map((i) => i.image)].sort((x, y) => x - y));
+  assert.is(predicted, a.examined);
+  assert.ok(a.examined < count, `examined ${a.examined} of ${count}`);
+  const b = await selectCorrectlyClassified(set, predict, 5, 9, 32, 10);
+  assert.equal(b.images.map((i) => i.image), a.images.map((i) => i.image), 'same seed, same images, whatever the batch size');
+  const all = await selectCorrectlyClassified(set, predict, 100, 9, 32, 10);
+  assert.is(all.images.length, 20);
+  assert.is(all.examined, count);
 });
 
 test.run();

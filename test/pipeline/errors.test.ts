@@ -248,4 +248,18 @@ test('a missing file is one clear diagnostic', async () => {
   if (!result.ok) assert.match(result.error.diagnostics[0]!.message, /cannot read the pipeline file: the file does not exist/);
 });
 
+test('a need listed twice and exclude with a key outside the own matrix', async () => {
+  const found = await problems(yaml(
+    'name: p',
+    'stages:',
+    '  a: { kind: load, matrix: { seed: [1, 2] } }',
+    '  b: { kind: load, needs: [a, a] }',
+    '  c: { kind: load, matrix: { size: [1] }, exclude: [{ sise: 1 }] }',
+  ));
+  assert.equal(found, [
+    '4:31 stage "b" lists "a" in needs more than once',
+    '5:55 exclude refers to matrix key "sise", which is not in the stage\'s own matrix; did you mean "size"?',
+  ]);
+});
+
 test.run();

@@ -53,7 +53,7 @@ test('resolveSweepKey prefers rate, accepts other numeric keys, skips keys that 
   assert.equal(resolveSweepKey([{ rate: 0.1 }, { rate: 0.1 }], 'rate'), { ok: true, value: undefined });
   assert.equal(resolveSweepKey([{ model: 'a' }, { model: 'b' }], undefined), { ok: true, value: undefined });
   const missing = resolveSweepKey(points, 'epochs');
-  assert.ok(!missing.ok && missing.error.includes('valid keys here are: model, rate, pos'));
+  assert.ok(!missing.ok && missing.error.includes('valid keys here are: model, pos, rate'));
 });
 
 test('escapeHtml, slug and text widths', () => {

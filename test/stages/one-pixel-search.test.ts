@@ -95,7 +95,7 @@ test.after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-const SMALL: OnePixelSearchParams = { mode: 'non-targeted', images: 3, population: 40, generations: 40, seed: 3, batch_size: 64, concurrent: 3 };
+const SMALL: OnePixelSearchParams = { mode: 'non-targeted', images: 3, population: 50, generations: 80, seed: 3, batch_size: 64, concurrent: 3 };
 
 test('non-targeted stage finds the planted pixel and writes metrics.json, pixels.json, examples.png', async () => {
   const run = await runStage(SMALL, 'a');

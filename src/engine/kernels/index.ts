@@ -1,9 +1,18 @@
 import type * as tf from '@tensorflow/tfjs';
+import { batchMatMulWasm } from './batch_mat_mul_wasm.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
 import { conv2DBackpropInputWasm } from './conv2d_backprop_input_wasm.js';
+import { maxPoolGradWasm } from './max_pool_grad_wasm.js';
+import { tileWasm } from './tile_wasm.js';
 
 /** Kernels bdlab registers for the WebAssembly backend (missing there, or too slow for training). */
-export const wasmKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterWasm, conv2DBackpropInputWasm];
+export const wasmKernels: readonly tf.KernelConfig[] = [
+  conv2DBackpropFilterWasm,
+  conv2DBackpropInputWasm,
+  batchMatMulWasm,
+  maxPoolGradWasm,
+  tileWasm,
+];
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */
 export const cpuKernels: readonly tf.KernelConfig[] = [];

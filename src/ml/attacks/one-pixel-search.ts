@@ -118,6 +118,8 @@ interface Champion {
 }
 
 interface SearchTask {
+  /** Position in the queue, which is the order of the returned results. */
+  order: number;
   image: AttackedImage;
   base: Float32Array;
   target: number | null;
@@ -141,7 +143,10 @@ export async function searchOnePixel(
   const bounds = candidateBounds(shape);
   checkOptions(o);
 
+  const seen = new Set<number>();
   for (const img of images) {
+    if (seen.has(img.image)) throw new RangeError(`one-pixel search: image ${img.image} is listed twice`);
+    seen.add(img.image);
     if (img.pixels.length !== imageSize) {
       throw new RangeError(`one-pixel search: image ${img.image} has ${img.pixels.length} values, expected ${imageSize}`);
     }
@@ -160,7 +165,7 @@ export async function searchOnePixel(
   const remainingPerImage = new Map<number, number>();
   for (const q of queue) remainingPerImage.set(q.image.image, (remainingPerImage.get(q.image.image) ?? 0) + 1);
 
-  const startTask = (entry: { image: AttackedImage; target: number | null }): SearchTask => {
+  const startTask = (entry: { image: AttackedImage; target: number | null }, order: number): SearchTask => {
     const rng = new SeededRandom(searchSeed(o.seed, entry.image.image, entry.target));
     const de = new DifferentialEvolution(
       {
@@ -168,11 +173,14 @@ export async function searchOnePixel(
         mutation: o.mutation,
         low: bounds.low,
         high: bounds.high,
-        initial: (r, d) => (d < 2 ? r.uniform(bounds.low[d]!, bounds.high[d]!) : r.normal(o.colorMean, o.colorStd)),
+        // Positions: ±0.5 beyond the bounds so that, after clipping and rounding, edge pixels are
+        // as likely as inner ones. Colours: the paper's N(128, 127), clipped.
+        initial: (r, d) => (d < 2 ? r.uniform(bounds.low[d]! - 0.5, bounds.high[d]! + 0.5) : r.normal(o.colorMean, o.colorStd)),
       },
       rng,
     );
     return {
+      order,
       image: entry.image,
       base: toUnitFloats(entry.image.pixels),
       target: entry.target,
@@ -184,7 +192,6 @@ export async function searchOnePixel(
   };
 
   const resultsByTask = new Map<number, PixelSearchResult>();
-  const taskOrder = new Map<SearchTask, number>();
   const active: SearchTask[] = [];
   let nextInQueue = 0;
   let searchesDone = 0;
@@ -198,9 +205,8 @@ export async function searchOnePixel(
   while (active.length > 0 || nextInQueue < queue.length) {
     o.signal?.throwIfAborted();
     while (active.length < o.concurrent && nextInQueue < queue.length) {
-      const task = startTask(queue[nextInQueue]!);
-      taskOrder.set(task, nextInQueue++);
-      active.push(task);
+      active.push(startTask(queue[nextInQueue]!, nextInQueue));
+      nextInQueue++;
     }
 
     // One step = every active search's pending candidates, evaluated in chunks of maxBatch.
@@ -239,7 +245,7 @@ export async function searchOnePixel(
       if (reachedGoal || task.de.generation >= o.generations) {
         task.done = true;
         const result = toResult(task, shape);
-        resultsByTask.set(taskOrder.get(task)!, result);
+        resultsByTask.set(task.order, result);
         await o.onResult?.(result);
         searchesDone++;
         const left = remainingPerImage.get(task.image.image)! - 1;

@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initEngine, parseBackendPreference } from '../engine/index.js';
+import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
+import { buildModel, type ModelName } from '../ml/models/index.js';
+import { trainModel, type AugmentOptions, type LearningRateSchedule } from '../ml/train.js';
+import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+
+/** Mirrors schemas/stages/train.schema.json (defaults repeated here so the stage also runs on unfilled params). */
+export interface TrainParams {
+  model: ModelName;
+  width?: number;
+  epochs?: number;
+  batch_size?: number;
+  optimizer?: 'adam' | 'sgd';
+  learning_rate?: number;
+  momentum?: number;
+  weight_decay?: number;
+  schedule?: LearningRateSchedule;
+  augment?: AugmentOptions;
+  validation_split?: number;
+  seed?: number;
+  limit?: number;
+}
+
+/** The one upstream holding a dataset (fetch or poison output). Shared with transfer-retrain. */
+export function datasetInput(ctx: StageContext, stageKind: string): StageInput {
+  const candidates = ctx.inputs.filter((input) => existsSync(join(input.dir, 'dataset.json')));
+  if (candidates.length !== 1) {
+    const found = ctx.inputs.map((i) => `${i.id} (${i.kind})`).join(', ') || 'none';
+    throw new StageError(
+      `${ctx.id}: ${stageKind} needs exactly one dataset input (the output of a fetch or poison stage, listed in needs); ` +
+        `inputs with a dataset.json: ${candidates.length}, all inputs: ${found}.`,
+    );
+  }
+  return candidates[0]!;
+}
+
+/** First `limit` images of a set (a view, no copy). */
+export function firstImages(set: ImageSet, limit: number | undefined): ImageSet {
+  if (limit === undefined || limit >= set.count) return set;
+  const size = set.height * set.width * set.channels;
+  return { ...set, count: limit, images: set.images.subarray(0, limit * size), labels: set.labels.subarray(0, limit) };
+}
+
+export async function startEngine(ctx: StageContext): Promise<void> {
+  let info;
+  try {
+    info = await initEngine(parseBackendPreference(ctx.backend));
+  } catch (err) {
+    throw new StageError((err as Error).message);
+  }
+  ctx.reportBackend({ name: info.name, versions: info.versions });
+  ctx.log(`TF.js backend: ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.customKernels.length ? `, custom kernels: ${info.customKernels.join(', ')}` : ''})`);
+}
+
+const train: StageImplementation<TrainParams> = {
+  kind: 'train',
+  async run(params, ctx) {
+    await startEngine(ctx);
+    const input = datasetInput(ctx, 'train');
+    const info = await readDatasetInfo(input.dir);
+    const data = firstImages(await readSplit(input.dir, 'train'), params.limit);
+    const resolved = {
+      model: params.model,
+      width: params.width ?? 1,
+      epochs: params.epochs ?? 10,
+      batch_size: params.batch_size ?? 64,
+      optimizer: params.optimizer ?? 'adam',
+      learning_rate: params.learning_rate ?? 0.001,
+      momentum: params.momentum ?? 0.9,
+      weight_decay: params.weight_decay ?? 0,
+      schedule: params.schedule ?? { type: 'constant' as const },
+      augment: params.augment ?? {},
+      validation_split: params.validation_split ?? 0,
+      seed: params.seed ?? 0,
+      limit: params.limit ?? null,
+    };
+    const model = buildModel(resolved.model, {
+      numClasses: info.classes.length, width: resolved.width, inputShape: [info.height, info.width, info.channels], seed: resolved.seed,
+    });
+    const counts = parameterCounts(model);
+    ctx.log(`${resolved.model} width ${resolved.width}: ${counts.parameters} parameters; training on ${data.count} images from ${input.id}`);
+    let history;
+    try {
+      history = await trainModel(model, data, {
+        epochs: resolved.epochs, batchSize: resolved.batch_size, optimizer: resolved.optimizer,
+        learningRate: resolved.learning_rate, momentum: resolved.momentum, weightDecay: resolved.weight_decay,
+        schedule: resolved.schedule, augment: resolved.augment, validationSplit: resolved.validation_split,
+        seed: resolved.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
+        log: (line) => ctx.log(line),
+        onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
+        onEpoch: (r) => ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)}` +
+          (r.valAccuracy !== undefined ? ` val accuracy ${r.valAccuracy.toFixed(4)}` : '') + ` ${Math.round(r.imagesPerSecond)} img/s`),
+      });
+    } catch (err) {
+      if (err instanceof RangeError) throw new StageError(`${ctx.id}: ${err.message}`);
+      throw err;
+    }
+    await writeTrainingOutputs(ctx.outDir, model, history, {
+      model: resolved.model, ...counts, numClasses: info.classes.length, inputShape: [info.height, info.width, info.channels],
+      dataset: { input: input.id, kind: input.kind, images: data.count }, options: resolved,
+    });
+    model.dispose();
+    return { metrics: historyMetrics(history) };
+  },
+};
+
+export default train;

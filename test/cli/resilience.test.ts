@@ -1,0 +1,108 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execaNode, type ResultPromise } from 'execa';
+import type { Manifest } from '../../src/executor/manifest.js';
+import { CLI, runCli, tempWorkspace } from '../executor/helpers.js';
+
+/** Starts the CLI and resolves once a stdout line matches. */
+function startCli(args: string[], cwd: string): { proc: ResultPromise<{ cwd: string; reject: false; stdin: 'ignore' }>; waitFor(re: RegExp): Promise<void>; output(): string } {
+  const proc = execaNode(CLI, args, { cwd, reject: false, stdin: 'ignore' });
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  proc.stdout?.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
+  });
+  return {
+    proc,
+    output: () => out,
+    waitFor: (re) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(out)) return resolve();
+        waiters.push({ re, resolve });
+        void proc.then(() => reject(new Error(`CLI exited before ${re}; output:\n${out}`)));
+      }),
+  };
+}
+
+async function manifests(dir: string): Promise<Manifest[]> {
+  const runs = (await readdir(join(dir, 'runs'))).filter((r) => /^\d{8}T/.test(r)).sort();
+  return Promise.all(runs.map(async (r) => JSON.parse(await readFile(join(dir, 'runs', r, 'manifest.json'), 'utf8')) as Manifest));
+}
+
+const CHAIN = `name: chain
+stages:
+  first: { kind: test-files, params: { write: { f.txt: first } } }
+  slow: { kind: test-files, needs: [first], params: { sleep_ms: 2500 } }
+  last: { kind: test-files, needs: [slow] }
+`;
+
+test('runner killed with SIGKILL mid-stage: the rerun reuses finished stages and completes', async () => {
+  const ws = await tempWorkspace('bdlab-kill-');
+  try {
+    await ws.write('p.yaml', CHAIN);
+    const cli = startCli(['run', 'p.yaml'], ws.dir);
+    await cli.waitFor(/slow running/);
+    cli.proc.kill('SIGKILL');
+    await cli.proc;
+    const [killed] = await manifests(ws.dir);
+    assert.is(killed!.status, 'running', 'the killed run left its last manifest behind');
+    assert.is(killed!.instances['first']!.status, 'succeeded');
+
+    const rerun = await runCli(['run', 'p.yaml'], ws.dir);
+    assert.is(rerun.code, 0, rerun.stdout + rerun.stderr);
+    assert.match(rerun.stdout, '✓ [1/3] first (cached)');
+    const m = (await manifests(ws.dir))[1]!;
+    assert.equal(Object.fromEntries(Object.entries(m.instances).map(([id, r]) => [id, r.status])), { first: 'cached', slow: 'succeeded', last: 'succeeded' });
+
+    // The killed run's partial output is a dead process's temp dir: gc removes it.
+    const tmp = await readdir(join(ws.dir, '.bdlab', 'tmp'));
+    assert.is(tmp.length, 1);
+    const gc = await runCli(['gc'], ws.dir);
+    assert.match(gc.stdout, `removed temp dir ${tmp[0]}`);
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('two concurrent runs on one workspace: both succeed, each stage executes exactly once', async () => {
+  const ws = await tempWorkspace('bdlab-conc-');
+  try {
+    await ws.write('p.yaml', CHAIN.replace('sleep_ms: 2500', 'sleep_ms: 800'));
+    const [a, b] = await Promise.all([runCli(['run', 'p.yaml'], ws.dir), runCli(['run', 'p.yaml'], ws.dir)]);
+    assert.is(a.code, 0, a.stderr);
+    assert.is(b.code, 0, b.stderr);
+    const all = await manifests(ws.dir);
+    assert.is(all.length, 2, 'two run directories, even when started in the same second');
+    for (const id of ['first', 'slow', 'last']) {
+      const statuses = all.map((m) => m.instances[id]!.status).sort();
+      assert.equal(statuses, ['cached', 'succeeded'], `${id}: ${statuses.join(', ')}`);
+    }
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('SIGINT stops the run with exit code 130 and nothing half-written in the cache', async () => {
+  const ws = await tempWorkspace('bdlab-int-');
+  try {
+    await ws.write('p.yaml', CHAIN.replace('sleep_ms: 2500', 'sleep_ms: 30000'));
+    const cli = startCli(['run', 'p.yaml'], ws.dir);
+    await cli.waitFor(/slow running/);
+    cli.proc.kill('SIGINT');
+    const r = await cli.proc;
+    assert.is(r.exitCode, 130);
+    assert.match(cli.output(), 'slow interrupted');
+    assert.match(cli.output(), 'bdlab: run interrupted: 1 succeeded, 0 cached, 1 skipped, 1 interrupted');
+    assert.equal(await readdir(join(ws.dir, '.bdlab', 'tmp')), []);
+    const [m] = await manifests(ws.dir);
+    assert.is(m!.status, 'interrupted');
+    assert.is(m!.instances['last']!.status, 'skipped');
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test.run();

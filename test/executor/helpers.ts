@@ -1,0 +1,90 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execaNode } from 'execa';
+import type { RunEvent } from '../../src/executor/events.js';
+import { RunEvents } from '../../src/executor/events.js';
+import { openPipeline } from '../../src/executor/open-pipeline.js';
+import { runPipeline, type RunOutcome } from '../../src/executor/run-pipeline.js';
+
+/** The compiled CLI next to this compiled test (works from dist/ or dist-<area>/). */
+export const CLI = fileURLToPath(new URL('../../src/cli/bin.js', import.meta.url));
+
+export interface TempWorkspace {
+  dir: string;
+  write(name: string, text: string): Promise<string>;
+  cleanup(): Promise<void>;
+}
+
+export async function tempWorkspace(prefix = 'bdlab-exec-'): Promise<TempWorkspace> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  return {
+    dir,
+    async write(name, text) {
+      const file = join(dir, name);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, text);
+      return file;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await execaNode(CLI, args, { cwd, reject: false, env: { ...env, BDLAB_DATA_PATH: '', BDLAB_BACKEND: '' }, stdin: 'ignore' });
+  return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+export interface InProcessRun {
+  outcome: RunOutcome;
+  events: RunEvent[];
+  of<T extends RunEvent['type']>(type: T): Extract<RunEvent, { type: T }>[];
+}
+
+/** Runs a pipeline in this process (stages still run in child processes) and records the events. */
+export async function runInProcess(
+  file: string,
+  workspace: string,
+  options: { only?: string[]; force?: string[]; failFast?: boolean; jobs?: number; signal?: AbortSignal } = {},
+): Promise<InProcessRun> {
+  const opened = await openPipeline({
+    file,
+    workspace,
+    cwd: workspace,
+    env: {},
+    dataPath: [],
+    only: options.only ?? [],
+    force: options.force ?? [],
+  });
+  if (!opened.ok) throw new Error(`pipeline did not open: ${JSON.stringify(opened.error)}`);
+  const bus = new RunEvents();
+  const events: RunEvent[] = [];
+  bus.on((e) => events.push(e));
+  const outcome = await runPipeline({
+    opened: opened.value,
+    jobs: options.jobs ?? 1,
+    failFast: options.failFast ?? false,
+    only: options.only ?? [],
+    force: options.force ?? [],
+    signal: options.signal ?? new AbortController().signal,
+    events: bus,
+    cwd: workspace,
+    killGraceMs: 500,
+  });
+  return {
+    outcome,
+    events,
+    of: <T extends RunEvent['type']>(type: T) => events.filter((e): e is Extract<RunEvent, { type: T }> => e.type === type),
+  };
+}
+
+export function ids(list: { id: string }[]): string[] {
+  return list.map((e) => e.id).sort();
+}
