@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendPreference } from './preference.js';
 import { cpuKernels, wasmKernels } from './kernels/index.js';
-import { customKernelNames, installKernels } from './registry.js';
+import { customKernelNames, installKernels, setUpReplacedOriginals } from './registry.js';
 
 export interface BackendInfo {
   name: 'tensorflow' | 'wasm' | 'cpu';
@@ -78,6 +78,7 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
   }
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialize`);
   await tf.ready();
+  setUpReplacedOriginals(name);
   return versions;
 }
 

@@ -49,3 +49,16 @@ export function originalKernel(kernelName: string, backendName: string): tf.Kern
   const k = key(kernelName, backendName);
   return originals.has(k) ? originals.get(k) : tf.getKernel(kernelName, backendName);
 }
+
+/**
+ * TF.js runs setupFunc (binding the wasm exports) only for kernels registered when the backend starts,
+ * but original kernels we replaced are still called internally by others (e.g. wasm Sum calls the
+ * Transpose binding directly), so bind them once the backend is live.
+ */
+export function setUpReplacedOriginals(backendName: string): void {
+  const active = tf.findBackend(backendName);
+  if (active === null) return;
+  for (const [k, config] of originals) {
+    if (config?.setupFunc !== undefined && k.startsWith(`${backendName}/`)) config.setupFunc(active);
+  }
+}

@@ -45,8 +45,6 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
     stdin: 'ignore',
     buffer: false,
     reject: false,
-    cancelSignal: req.signal,
-    forceKillAfterDelay: req.killGraceMs ?? 3000,
   });
   child.on('message', (raw: ChildMessage) => {
     switch (raw.type) {
@@ -68,10 +66,14 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
         break;
     }
   });
+  // Ask first (ctx.signal lets a stage stop cleanly between batches), then kill after the grace period.
+  let killTimer: NodeJS.Timeout | undefined;
   const abortChild = (): void => {
     if (child.connected) child.send({ type: 'abort' });
+    killTimer = setTimeout(() => child.kill('SIGKILL'), req.killGraceMs ?? 3000);
   };
-  req.signal.addEventListener('abort', abortChild, { once: true });
+  if (req.signal.aborted) abortChild();
+  else req.signal.addEventListener('abort', abortChild, { once: true });
   const readers = [pipeLines(child.stdout, (l) => writeLog(l, 'stdout')), pipeLines(child.stderr, (l) => {
     lastStderr.push(l);
     if (lastStderr.length > 5) lastStderr.shift();
@@ -79,6 +81,7 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
   })];
 
   const result = await child;
+  clearTimeout(killTimer);
   await Promise.all(readers);
   req.signal.removeEventListener('abort', abortChild);
   log.end();

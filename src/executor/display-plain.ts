@@ -17,7 +17,7 @@ export interface PlainDisplayOptions {
 export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
   const interval = opts.progressIntervalMs ?? 2000;
   const ordinals = new Map<string, string>();
-  const lastProgress = new Map<string, number>();
+  const lastProgress = new Map<string, { at: number; message: string }>();
   let runDir = '';
   const tag = (id: string): string => ordinals.get(id) ?? '';
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -36,8 +36,9 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
         break;
       case 'progress': {
         const now = Date.now();
-        if (!e.progress.message || now - (lastProgress.get(e.id) ?? 0) < interval) break;
-        lastProgress.set(e.id, now);
+        const last = lastProgress.get(e.id);
+        if (!e.progress.message || e.progress.message === last?.message || now - (last?.at ?? 0) < interval) break;
+        lastProgress.set(e.id, { at: now, message: e.progress.message });
         opts.out(`${tag(e.id)}${e.id} running: ${e.progress.message}`);
         break;
       }

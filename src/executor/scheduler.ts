@@ -61,11 +61,12 @@ export async function executePlan(opts: SchedulerOptions): Promise<ScheduleResul
   const dependents = new Map<string, string[]>(instances.map((inst) => [inst.id as string, []]));
   const waitingFor = new Map<string, number>();
   for (const inst of instances) {
-    for (const input of inst.inputs) {
+    const unique = new Set<string>(inst.inputs);
+    for (const input of unique) {
       if (!byId.has(input)) throw new Error(`selection is missing ${input}, an input of ${inst.id}`);
       dependents.get(input)!.push(inst.id);
     }
-    waitingFor.set(inst.id, new Set(inst.inputs).size);
+    waitingFor.set(inst.id, unique.size);
   }
   for (const list of dependents.values()) list.sort((a, b) => index.get(a)! - index.get(b)!);
 

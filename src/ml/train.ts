@@ -100,6 +100,16 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   else withSetter.learningRate = lr;
 }
 
+/**
+ * MomentumOptimizer.dispose (tfjs-core 4.22) overrides SGDOptimizer.dispose without calling it, so
+ * the cached -learningRate scalar would leak one tensor per training run.
+ */
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  const cached = (optimizer as unknown as { c?: tf.Tensor }).c;
+  if (cached && !cached.isDisposed) cached.dispose();
+}
+
 /** The logits the loss is taken from: the `logits` layer when the model has one, else the output. */
 function trainingGraph(model: tf.LayersModel): { net: tf.LayersModel; fromLogits: boolean } {
   const logits = model.layers.find((l) => l.name === LOGITS_LAYER);
@@ -270,7 +280,7 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
     }
     return { model: model.name, epochs: history };
   } finally {
-    optimizer.dispose();
+    disposeOptimizer(optimizer);
     restoreTrainable();
   }
 }

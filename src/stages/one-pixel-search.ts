@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonObject } from '../common/json.js';
@@ -15,7 +16,7 @@ import {
 } from '../ml/attacks/one-pixel-search.js';
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { aggregateAttackOutcomes } from '../ml/metrics.js';
-import { loadModel } from '../ml/model-io.js';
+import { loadModel, MODEL_JSON } from '../ml/model-io.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
 
 /** Params as validated by schemas/stages/one-pixel-search.schema.json (defaults repeated here). */
@@ -152,7 +153,9 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
     } catch (err) {
       throw new StageError(`One-pixel search ${ctx.id}: cannot read the test split of input ${dataInput.id}: ${(err as Error).message}.`);
     }
-    const model = await loadModel(modelInput.dir).catch((err: Error) => {
+    // train and transfer-retrain keep the model in outputs/model/ (src/ml/training-output.ts).
+    const modelDir = existsSync(join(modelInput.dir, 'model', MODEL_JSON)) ? join(modelInput.dir, 'model') : modelInput.dir;
+    const model = await loadModel(modelDir).catch((err: Error) => {
       throw new StageError(`One-pixel search ${ctx.id}: cannot load the model of input ${modelInput.id}: ${err.message}.`);
     });
     const shape = { height: test.height, width: test.width, channels: test.channels };
@@ -244,6 +247,7 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
         const pairs: ExamplePair[] = pickExamples(results, exampleCount).map((r) => ({
           pixels: byIndex.get(r.image)!.pixels,
           change: { row: r.row, col: r.col, color: r.color },
+          success: r.success,
         }));
         await writeFile(join(ctx.outDir, 'examples.png'), renderExampleGrid(pairs, shape));
       }

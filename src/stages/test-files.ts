@@ -14,6 +14,7 @@ export interface TestFilesParams {
   sleep_ms?: number;
   progress_steps?: number;
   print?: string;
+  context_file?: string;
   fail?: boolean | string;
   exit_code?: number | null;
   metrics?: JsonObject;
@@ -44,6 +45,10 @@ const testFiles: StageImplementation<TestFilesParams> = {
         for (const file of await listFiles(input.dir)) concatenated.push(await readFile(join(input.dir, file), 'utf8'));
       }
       if (ctx.inputs.length > 0) await writeFile(join(ctx.outDir, 'inputs.txt'), concatenated.join(''));
+    }
+    if (params.context_file !== undefined) {
+      const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id) };
+      await writeFile(join(ctx.outDir, params.context_file), JSON.stringify(seen));
     }
     ctx.log(`test-files: wrote ${Object.keys(params.write ?? {}).length} file(s), ${ctx.inputs.length} input(s)`);
 

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCli, tempWorkspace } from '../executor/helpers.js';
+import { runCli, runMain, tempWorkspace } from '../executor/helpers.js';
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
@@ -12,10 +12,10 @@ test('help, unknown command, missing argument', async () => {
     const help = await runCli(['--help'], ws.dir);
     assert.is(help.code, 0);
     for (const name of ['run', 'validate', 'plan', 'runs', 'show', 'gc']) assert.match(help.stdout, new RegExp(`^  ${name} `, 'm'));
-    const runHelp = await runCli(['run', '--help'], ws.dir);
+    const runHelp = await runMain(['run', '--help'], ws.dir);
     assert.is(runHelp.code, 0);
     assert.match(runHelp.stdout, '--fail-fast');
-    const unknown = await runCli(['frobnicate'], ws.dir);
+    const unknown = await runMain(['frobnicate'], ws.dir);
     assert.is(unknown.code, 2);
     assert.match(unknown.stderr, 'unknown command "frobnicate"');
     const missing = await runCli(['run', '--jobs', 'two', 'x.yaml'], ws.dir);
@@ -31,7 +31,7 @@ test('invalid pipeline: exit 2, file:line:col diagnostics, no stack trace; valid
   const ws = await tempWorkspace('bdlab-cli-');
   try {
     await ws.write('bad.yaml', 'name: bad\nstages:\n  a:\n    kind: test-files\n    params: { sleep_ms: -5 }\n');
-    const good = `name: good\nstages:\n  a: { kind: test-files, params: { write: { a.txt: a } } }\n  b: { kind: test-files, needs: [a] }\n`;
+    const good = `name: good\nsettings: { backend: wasm }\nstages:\n  a: { kind: test-files, params: { write: { a.txt: a } } }\n  b: { kind: test-files, needs: [a], params: { context_file: ctx.json } }\n`;
     await ws.write('good.yaml', good);
     const run = await runCli(['run', 'bad.yaml'], ws.dir);
     assert.is(run.code, 2);
@@ -40,26 +40,28 @@ test('invalid pipeline: exit 2, file:line:col diagnostics, no stack trace; valid
     assert.not.match(run.stderr, NO_STACK);
     assert.is(run.stdout, '');
 
-    const validate = await runCli(['validate', 'good.yaml', 'bad.yaml'], ws.dir);
+    const validate = await runMain(['validate', 'good.yaml', 'bad.yaml'], ws.dir);
     assert.is(validate.code, 2);
     assert.match(validate.stdout, 'good.yaml: ok (2 stage(s), 2 instance(s))');
     assert.match(validate.stderr, /bad\.yaml:5:\d+/);
-    assert.is((await runCli(['validate', 'good.yaml'], ws.dir)).code, 0);
+    assert.is((await runMain(['validate', 'good.yaml'], ws.dir)).code, 0);
 
-    const plan = await runCli(['plan', 'good.yaml'], ws.dir);
+    const plan = await runMain(['plan', 'good.yaml'], ws.dir);
     assert.is(plan.code, 0);
     assert.match(plan.stdout, 'plan good: 2 instance(s), 0 cached, 2 will run');
     assert.match(plan.stdout, /^\s+1\s+will run\s+[0-9a-f]{10}\s+test-files\s+a$/m);
     assert.match(plan.stdout, /^\s+2\s+will run\s+\?\s+test-files\s+b$/m, 'downstream key unknown until a has run');
 
-    const ran = await runCli(['run', 'good.yaml'], ws.dir);
+    const ran = await runCli(['run', 'good.yaml', '--backend', 'cpu', '--data-path', 'datasets'], ws.dir);
     assert.is(ran.code, 0, ran.stderr);
+    const seen = JSON.parse(await readFile(join(ws.dir, 'runs', 'latest', 'stages', 'b', 'outputs', 'ctx.json'), 'utf8')) as unknown;
+    assert.equal(seen, { id: 'b', backend: 'cpu', dataPath: [join(ws.dir, 'datasets')], inputs: ['a'] }, '--backend beats settings.backend; --data-path is absolute');
     assert.match(ran.stdout, /^✓ \[1\/2\] a \(/m);
     assert.match(ran.stdout, 'bdlab: run succeeded: 2 succeeded, 0 cached');
-    const after = await runCli(['run', 'good.yaml', '--dry-run'], ws.dir);
+    const after = await runMain(['run', 'good.yaml', '--dry-run'], ws.dir);
     assert.match(after.stdout, 'plan good: 2 instance(s), 2 cached, 0 will run');
     assert.match(after.stdout, /^\s+2\s+cached\s+[0-9a-f]{10}\s+test-files\s+b$/m);
-    const only = await runCli(['run', 'good.yaml', '--only', 'nope'], ws.dir);
+    const only = await runMain(['run', 'good.yaml', '--only', 'nope'], ws.dir);
     assert.is(only.code, 2);
     assert.match(only.stderr, '--only nope: no stage or instance of that name');
   } finally {
@@ -90,15 +92,15 @@ stages:
     assert.match(r.stderr, '1 instance(s) failed: broken');
     assert.not.match(r.stderr, NO_STACK);
 
-    const runs = await runCli(['runs'], ws.dir);
+    const runs = await runMain(['runs'], ws.dir);
     assert.match(runs.stdout, /\d{8}T\d{6}Z-mixed-[0-9a-f]{8}\s+failed\s+2 ran, 0 cached, 1 failed, 1 skipped/);
-    const show = await runCli(['show', 'latest'], ws.dir);
+    const show = await runMain(['show', 'latest'], ws.dir);
     assert.is(show.code, 0);
     assert.match(show.stdout, /^status\s+failed$/m);
     assert.match(show.stdout, /^broken\s+failed\s+.*no such model: lenet6$/m);
     assert.match(show.stdout, /^instance\s+clean_accuracy\s+targeted\.success_rate$/m);
     assert.match(show.stdout, /^ev\[rate=0\.5\]\s+0\.8750\s+0\.5000$/m);
-    assert.is((await runCli(['show', 'nonexistent'], ws.dir)).code, 2);
+    assert.is((await runMain(['show', 'nonexistent'], ws.dir)).code, 2);
   } finally {
     await ws.cleanup();
   }
@@ -109,21 +111,21 @@ test('gc removes entries only older runs refer to, and reports freed bytes', asy
   try {
     const v1 = `name: g\nstages:\n  a: { kind: test-files, params: { write: { a.txt: "version one" } } }\n  b: { kind: test-files, params: { write: { b.txt: "stays" } } }\n`;
     await ws.write('p.yaml', v1);
-    assert.is((await runCli(['run', 'p.yaml'], ws.dir)).code, 0);
+    assert.is((await runMain(['run', 'p.yaml'], ws.dir)).code, 0);
     await ws.write('p.yaml', v1.replace('version one', 'version two'));
-    assert.is((await runCli(['run', 'p.yaml'], ws.dir)).code, 0);
+    assert.is((await runMain(['run', 'p.yaml'], ws.dir)).code, 0);
 
-    const keepAll = await runCli(['gc'], ws.dir);
+    const keepAll = await runMain(['gc'], ws.dir);
     assert.match(keepAll.stdout, 'gc: removed 0 cache entries, 0 run(s)');
-    const dry = await runCli(['gc', '--keep', '1', '--dry-run'], ws.dir);
+    const dry = await runMain(['gc', '--keep', '1', '--dry-run'], ws.dir);
     assert.match(dry.stdout, /would remove run \d{8}T\d{6}Z-g-/);
     assert.match(dry.stdout, 'gc: would remove 1 cache entry, 1 run(s)');
-    const gc = await runCli(['gc', '--keep', '1'], ws.dir);
+    const gc = await runMain(['gc', '--keep', '1'], ws.dir);
     assert.is(gc.code, 0);
     assert.match(gc.stdout, /gc: removed 1 cache entry, 1 run\(s\), 0 temp dir\(s\); kept 2 entries of 1 run\(s\); freed (\d+) bytes/);
     const freed = Number(/freed (\d+) bytes/.exec(gc.stdout)![1]);
     assert.ok(freed >= 'version one'.length, `freed ${freed}`);
-    const plan = await runCli(['plan', 'p.yaml'], ws.dir);
+    const plan = await runMain(['plan', 'p.yaml'], ws.dir);
     assert.match(plan.stdout, '2 cached, 0 will run');
     const runsList = await readFile(join(ws.dir, 'runs', 'latest', 'manifest.json'), 'utf8');
     assert.match(runsList, '"status": "succeeded"');

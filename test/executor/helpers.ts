@@ -88,3 +88,18 @@ export async function runInProcess(
 export function ids(list: { id: string }[]): string[] {
   return list.map((e) => e.id).sort();
 }
+
+/** The CLI in this process (same code path as bin.js minus process startup): cheaper for read-only commands. */
+export async function runMain(args: string[], cwd: string): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, {
+    out: (t) => void (stdout += t.endsWith('\n') ? t : t + '\n'),
+    err: (t) => void (stderr += t.endsWith('\n') ? t : t + '\n'),
+    cwd,
+    env: {},
+    isTTY: false,
+  });
+  return { code, stdout, stderr };
+}

@@ -3,7 +3,6 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { packageRoot } from '../../src/common/paths.js';
@@ -34,7 +33,7 @@ function colourSet(count: number, seed: number): ImageSet {
   return { images, labels, count, height: SIDE, width: SIDE, channels: 3 };
 }
 
-const tinyModel = (seed = 1): tf.LayersModel => buildModel('cnn', { width: 0.25, numClasses: CLASSES, inputShape: [SIDE, SIDE, 3], seed });
+const tinyModel = (seed = 1): tf.LayersModel => buildModel('cnn', { width: 0.125, numClasses: CLASSES, inputShape: [SIDE, SIDE, 3], seed });
 const baseOpts: TrainOptions = { epochs: 3, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4 };
 const flatWeights = (m: tf.LayersModel): number[] => m.getWeights().flatMap((t) => Array.from(t.dataSync()));
 
@@ -138,9 +137,7 @@ test('a SIGKILLed training process resumes from its checkpoint and reaches the f
   try {
     const trainUrl = new URL('../../src/ml/train.js', import.meta.url).href;
     const modelsUrl = new URL('../../src/ml/models/index.js', import.meta.url).href;
-    const testUrl = import.meta.url;
-    void testUrl;
-    // The child trains 6 epochs of a task built from the same generator; it is killed after epoch 2 is reported.
+    // The child trains 4 epochs of a task built from the same generator; it is killed after epoch 2 is reported.
     const script = `
       import * as tf from '@tensorflow/tfjs';
       const { trainModel } = await import(${JSON.stringify(trainUrl)});
@@ -150,9 +147,9 @@ test('a SIGKILLed training process resumes from its checkpoint and reaches the f
       const images = new Uint8Array(count * side * side * 3), labels = new Uint8Array(count);
       for (let i = 0; i < count; i++) { labels[i] = i % 3; images.fill(40 + 80 * (i % 3), i * side * side * 3, (i + 1) * side * side * 3); }
       const set = { images, labels, count, height: side, width: side, channels: 3 };
-      const model = buildModel('cnn', { width: 0.25, numClasses: 3, inputShape: [side, side, 3], seed: 1 });
-      await trainModel(model, set, { epochs: 6, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4,
-        checkpointDir: ${JSON.stringify(dir)}, onEpoch: (r) => { process.stdout.write('epoch ' + r.epoch + '\\n'); if (r.epoch === 2) setInterval(() => {}, 1000); } });
+      const model = buildModel('cnn', { width: 0.125, numClasses: 3, inputShape: [side, side, 3], seed: 1 });
+      await trainModel(model, set, { epochs: 4, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4,
+        checkpointDir: ${JSON.stringify(dir)}, onEpoch: (r) => { process.stdout.write('epoch ' + r.epoch + '\\n'); } });
       process.stdout.write('done\\n');
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: packageRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -178,10 +175,11 @@ test('a SIGKILLed training process resumes from its checkpoint and reaches the f
     const model = tinyModel(1);
     const seen: number[] = [];
     const history = await trainModel(model, { images, labels, count, height: SIDE, width: SIDE, channels: 3 }, {
-      epochs: 6, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4, checkpointDir: dir, onEpoch: (r) => seen.push(r.epoch),
+      epochs: 4, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4, checkpointDir: dir, onEpoch: (r) => seen.push(r.epoch),
     });
-    assert.ok(seen.length <= 4 && seen[seen.length - 1] === 6, `resumed epochs ${seen.join(',')}`);
-    assert.equal(history.epochs.map((r) => r.epoch), [1, 2, 3, 4, 5, 6]);
+    // the kill lands after epoch 2 was reported (epoch 3 may have finished meanwhile): at most 2 epochs rerun
+    assert.ok(seen.length >= 1 && seen.length <= 2 && seen[seen.length - 1] === 4, `resumed epochs ${seen.join(',')}`);
+    assert.equal(history.epochs.map((r) => r.epoch), [1, 2, 3, 4]);
     model.dispose();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -206,6 +204,7 @@ test('a checkpoint written with other options is not resumed', async () => {
 
 test('freezeUpTo keeps the frozen layers fixed, trains the rest, restores the trainable flags', async () => {
   const model = tinyModel();
+  const flags = model.layers.map((l) => l.trainable);
   const frozen = ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2'];
   const before = new Map(model.layers.map((l) => [l.name, l.getWeights().map((t) => Array.from(t.dataSync()))]));
   await trainModel(model, colourSet(32, 7), { ...baseOpts, epochs: 1, freezeUpTo: 'block2_pool' });
@@ -215,7 +214,7 @@ test('freezeUpTo keeps the frozen layers fixed, trains the rest, restores the tr
     if (frozen.includes(l.name)) assert.equal(now, before.get(l.name), `${l.name} stays frozen`);
     else assert.not.equal(now, before.get(l.name), `${l.name} trains`);
   }
-  assert.ok(model.layers.every((l) => l.trainable), 'trainable flags restored');
+  assert.equal(model.layers.map((l) => l.trainable), flags, 'trainable flags restored');
   assert.throws(() => freezeLayersUpTo(model, 'block9_conv1'), /no layer "block9_conv1"; valid layer names are: image, block1_conv1, block1_conv2, block1_pool/);
   model.dispose();
 });
@@ -278,5 +277,4 @@ test('invalid options are refused before training', async () => {
   m.dispose();
 });
 
-void fileURLToPath;
 test.run();

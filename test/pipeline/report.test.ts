@@ -68,15 +68,28 @@ test('schemas/pipeline.schema.json is up to date with schemas/stages (regenerate
   assert.ok(actual === expected, 'schemas/pipeline.schema.json is stale: run `npm run build && node dist/src/pipeline/generate-schema.js`');
 });
 
-test('the editor schema is valid draft-07 and wires every stage kind to its params schema', () => {
-  const schema = JSON.parse(renderPipelineSchema(ws.schemasDir)) as { definitions: { stage: { allOf: { if: unknown; then: unknown }[]; properties: { kind: { enum: string[] } } } } };
-  const ajv = new Ajv({ strict: false });
+test('the editor schema wires each kind to its params schema and accepts ${{ }} where a number is expected', () => {
+  const schema = JSON.parse(renderPipelineSchema(ws.schemasDir)) as { definitions: { stage: { allOf: { if: unknown }[]; properties: { kind: { enum: string[] } } } } };
+  const ajv = new Ajv({ strict: false, allErrors: true });
   assert.ok(ajv.validateSchema(schema), JSON.stringify(ajv.errors));
   assert.equal(schema.definitions.stage.properties.kind.enum, ['chart', 'fit', 'load']);
-  assert.equal(schema.definitions.stage.allOf[1], {
-    if: { properties: { kind: { const: 'fit' } }, required: ['kind'] },
-    then: { properties: { params: { $ref: 'stages/fit.schema.json' } } },
+  assert.equal(schema.definitions.stage.allOf[1]!.if, { properties: { kind: { const: 'fit' } }, required: ['kind'] });
+  // Editors resolve `stages/<kind>.schema.json` next to the pipeline schema; ajv gets them by that name.
+  for (const kind of ['chart', 'fit', 'load']) {
+    const { $schema: _dialect, ...stageSchema } = JSON.parse(readFileSync(`${ws.schemasDir}/stages/${kind}.schema.json`, 'utf8')) as Record<string, unknown>;
+    ajv.addSchema(stageSchema, `stages/${kind}.schema.json`);
+  }
+  const validate = ajv.compile(schema);
+  const pipeline = (epochs: unknown, extra: object = {}) => ({
+    name: 'p',
+    stages: { t: { kind: 'fit', matrix: { e: [1, 2] }, params: { epochs, ...extra } } },
   });
+  assert.ok(validate(pipeline('${{ matrix.e }}')), JSON.stringify(validate.errors));
+  assert.ok(validate(pipeline(3)));
+  assert.not.ok(validate(pipeline('ten')));
+  assert.ok(validate.errors!.some((error) => error.instancePath === '/stages/t/params/epochs'));
+  assert.not.ok(validate(pipeline(3, { epoch: 3 })));
+  assert.not.ok(validate({ name: 'p', stages: { t: { kind: 'nope' } } }));
 });
 
 test.run();

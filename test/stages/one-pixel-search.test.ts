@@ -84,7 +84,7 @@ test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'bdlab-onepixel-'));
   modelDir = join(root, 'model');
   dataDir = join(root, 'data');
-  await saveModel(plantedModel(), modelDir);
+  await saveModel(plantedModel(), join(modelDir, 'model')); // the layout train writes
   const count = TEST_LABELS.length;
   await writeDataset(dataDir, { name: 'planted', classes: [...CIFAR10_CLASSES], height: 32, width: 32, channels: 3 }, {
     test: { images: new Uint8Array(count * 3072).fill(GRAY), labels: Uint8Array.from(TEST_LABELS), count, height: 32, width: 32, channels: 3 },
@@ -126,6 +126,8 @@ test('non-targeted stage finds the planted pixel and writes metrics.json, pixels
   assert.equal(Array.from(png.data.subarray(i, i + 3)), first.color);
   const o = (y * png.width + 6 + 7 * 4 + 1) * 4;
   assert.equal(Array.from(png.data.subarray(o, o + 3)), [GRAY, GRAY, GRAY]);
+  const bar = ((6 + 128 + 2) * png.width + 6 + 128 + 6 + 64) * 4;
+  assert.equal(Array.from(png.data.subarray(bar, bar + 3)), [40, 200, 80], 'green bar: attack succeeded');
 });
 
 test('progress reports generation and best fitness values', async () => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Conv2DBackpropFilterAttrs } from '@tensorflow/tfjs-core';
-import { asWasm, conv2d, release, transpose, view, allocate, type Info } from './wasm_heap.js';
+import { allocate, asWasm, conv2d, release, view, type Info } from './wasm_heap.js';
+import { transposeInfo } from './transpose_wasm.js';
 
 /**
  * dW[fh,fw,ci,co] = sum over b,oh,ow of x[b, oh*s+fh-padTop, ow*s+fw-padLeft, ci] * dy[b,oh,ow,co]
@@ -21,8 +22,8 @@ function conv2DBackpropFilter({ inputs, backend: anyBackend, attrs }: { inputs: 
   const bottom = Math.max(0, filterHeight + (outHeight - 1) * strideHeight - inHeight - top);
   const right = Math.max(0, filterWidth + (outWidth - 1) * strideWidth - inWidth - left);
 
-  const xT = transpose(backend, x, [3, 1, 2, 0]);
-  const dyT = transpose(backend, dy, [1, 2, 0, 3]);
+  const xT = transposeInfo(backend, x, [3, 1, 2, 0]);
+  const dyT = transposeInfo(backend, dy, [1, 2, 0, 3]);
   const r = conv2d(backend, xT, dyT, { top, bottom, left, right }, [strideHeight, strideWidth]);
   release(backend, xT, dyT);
 

@@ -2,8 +2,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm } from './batch_mat_mul_wasm.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
 import { conv2DBackpropInputWasm } from './conv2d_backprop_input_wasm.js';
+import { identityWasm } from './identity_wasm.js';
 import { maxPoolGradWasm } from './max_pool_grad_wasm.js';
+import { meanWasm, sumWasm } from './reduce_wasm.js';
 import { tileWasm } from './tile_wasm.js';
+import { transposeWasm } from './transpose_wasm.js';
 
 /** Kernels bdlab registers for the WebAssembly backend (missing there, or too slow for training). */
 export const wasmKernels: readonly tf.KernelConfig[] = [
@@ -12,6 +15,10 @@ export const wasmKernels: readonly tf.KernelConfig[] = [
   batchMatMulWasm,
   maxPoolGradWasm,
   tileWasm,
+  transposeWasm,
+  identityWasm,
+  sumWasm,
+  meanWasm,
 ];
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */

@@ -56,8 +56,67 @@ export function permute(src: Typed, shape: readonly number[], perm: readonly num
     transposeLastTwo(src as Float32Array, dst as Float32Array, mDims[1], mDims[0]);
     return;
   }
-  const inner = mDims[rank - 1];
-  const innerStride = mStrides[rank - 1];
+  const a = rank - 1; // contiguous in dst
+  const b = mStrides.indexOf(1); // contiguous in src
+  if (b === a || b < 0) {
+    copyRuns(src, dst, mDims, mStrides);
+    return;
+  }
+  // Tiled: the innermost two loops walk a TILE x TILE block, reading src along b and writing dst along a,
+  // so both sides stay in cache whatever the strides (a plain odometer misses the cache on every read).
+  const dstStrides = new Array<number>(rank);
+  let t = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    dstStrides[d] = t;
+    t *= mDims[d];
+  }
+  const outerDims: number[] = [];
+  const outerSrc: number[] = [];
+  const outerDst: number[] = [];
+  for (let d = 0; d < rank; d++) {
+    if (d === a || d === b) continue;
+    outerDims.push(mDims[d]);
+    outerSrc.push(mStrides[d]);
+    outerDst.push(dstStrides[d]);
+  }
+  const nA = mDims[a], sA = mStrides[a];
+  const nB = mDims[b], dB = dstStrides[b];
+  const index = new Array<number>(outerDims.length).fill(0);
+  let srcBase = 0;
+  let dstBase = 0;
+  for (;;) {
+    for (let j0 = 0; j0 < nB; j0 += TILE) {
+      const j1 = Math.min(j0 + TILE, nB);
+      for (let i0 = 0; i0 < nA; i0 += TILE) {
+        const i1 = Math.min(i0 + TILE, nA);
+        for (let j = j0; j < j1; j++) {
+          let sp = srcBase + j + i0 * sA;
+          let dp = dstBase + j * dB + i0;
+          for (let i = i0; i < i1; i++, sp += sA) dst[dp++] = src[sp];
+        }
+      }
+    }
+    let d = outerDims.length - 1;
+    for (; d >= 0; d--) {
+      index[d]++;
+      srcBase += outerSrc[d];
+      dstBase += outerDst[d];
+      if (index[d] < outerDims[d]) break;
+      srcBase -= outerSrc[d] * outerDims[d];
+      dstBase -= outerDst[d] * outerDims[d];
+      index[d] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+const TILE = 16;
+
+/** Odometer copy for permutations that keep the innermost dimension: one block copy per run. */
+function copyRuns(src: Typed, dst: Typed, dims: number[], strides: number[]): void {
+  const rank = dims.length;
+  const inner = dims[rank - 1];
+  const innerStride = strides[rank - 1];
   const outerRank = rank - 1;
   const index = new Array<number>(outerRank).fill(0);
   let base = 0;
@@ -70,12 +129,11 @@ export function permute(src: Typed, shape: readonly number[], perm: readonly num
     } else {
       for (let i = 0, p = base; i < inner; i++, p += innerStride) dst[o++] = src[p];
     }
-    // Odometer step over the outer dims.
     for (let d = outerRank - 1; d >= 0; d--) {
       index[d]++;
-      base += mStrides[d];
-      if (index[d] < mDims[d]) break;
-      base -= mStrides[d] * mDims[d];
+      base += strides[d];
+      if (index[d] < dims[d]) break;
+      base -= strides[d] * dims[d];
       index[d] = 0;
     }
   }

@@ -51,10 +51,6 @@ export function view(backend: BackendWasm, info: Info): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
-export function transpose(backend: BackendWasm, x: Info, perm: number[]): Info {
-  return callKernel(backend, 'Transpose', { x }, { perm });
-}
-
 export function reshape(x: Info, shape: number[]): Info {
   return { dataId: x.dataId, shape, dtype: x.dtype };
 }

@@ -6,6 +6,8 @@ export interface ExamplePair {
   /** H×W×C bytes of the clean image. */
   pixels: Uint8Array;
   change: PixelChange;
+  /** Drawn as a green (reached the goal) or red (did not) bar under the adversarial image. */
+  success?: boolean;
 }
 
 export interface ExampleGridOptions {
@@ -19,7 +21,7 @@ const BACKGROUND = [32, 32, 32] as const;
 const GAP = 6;
 
 /**
- * A PNG of original | adversarial pairs, upscaled so a single pixel is visible. The changed pixel
+ * A PNG of original | adversarial pairs (success bar below each adversarial image), upscaled so a single pixel is visible. The changed pixel
  * is framed by a ring drawn in the cells around it (never over it), in black or white, whichever
  * contrasts with the new colour, so the frame does not hide what the attack did.
  */
@@ -42,6 +44,12 @@ export function renderExampleGrid(pairs: readonly ExamplePair[], shape: ImageSha
     const adversarial = applyPixelChange(pair.pixels, pair.change, shape);
     drawImage(png, adversarial, shape, scale, x0 + cellW + GAP, y0);
     drawRing(png, pair.change, scale, x0 + cellW + GAP, y0, cellW, cellH);
+    if (pair.success !== undefined) {
+      const bar = pair.success ? [40, 200, 80] : [220, 50, 50];
+      for (let y = y0 + cellH + 1; y < y0 + cellH + GAP - 2; y++) {
+        for (let x = x0 + cellW + GAP; x < x0 + 2 * cellW + GAP; x++) setPixel(png, x, y, bar);
+      }
+    }
   });
   return PNG.sync.write(png);
 }
