@@ -78,8 +78,12 @@ export const runCommand: Command = {
     events.on(listr ? listr.listener : plainDisplay({ out: io.out, err: io.err, cwd: io.cwd, verbose: flag(values, 'verbose') }));
     const debug = flag(values, 'debug');
     let finished: Parameters<typeof formatRunSummary>[0] | undefined;
+    let hiddenStacks = 0;
     events.on((e) => {
-      if (e.type === 'failed' && debug && e.detail) io.err(`${e.id}: ${e.detail}`);
+      if (e.type === 'failed' && e.detail && !e.userFacing) {
+        if (debug) io.err(`${e.id}: ${e.detail}`);
+        else hiddenStacks += 1;
+      }
       if (e.type === 'run-finished') finished = e;
     });
 
@@ -107,10 +111,16 @@ export const runCommand: Command = {
       });
       await listr?.done();
       if (listr && finished) io.out(formatRunSummary(finished, relative(io.cwd, outcome.run.dir)));
-      if (outcome.status === 'interrupted') return EXIT_INTERRUPTED;
+      if (outcome.status === 'interrupted') {
+        io.err('bdlab: interrupted; run the same command again to resume (finished instances are cached)');
+        return EXIT_INTERRUPTED;
+      }
       if (outcome.status === 'failed') {
         const failed = [...outcome.outcomes].filter(([, o]) => o.status === 'failed').map(([id]) => id);
-        io.err(`bdlab: ${failed.length} instance(s) failed: ${failed.join(', ')}; logs are in ${relative(io.cwd, outcome.run.dir)}/stages/<instance>/log.txt`);
+        io.err(
+          `bdlab: ${failed.length} instance(s) failed: ${failed.join(', ')}; logs are in ${relative(io.cwd, outcome.run.dir)}/stages/<instance>/log.txt` +
+            (hiddenStacks > 0 ? '; run with --debug to see the stack traces of unexpected errors' : ''),
+        );
         return EXIT_STAGE_FAILED;
       }
       return EXIT_OK;

@@ -63,16 +63,6 @@ export class HashMemo {
     this.dirty = false;
   }
 
-  /** Replaces the file with exactly the current records (used by gc to prune). */
-  async rewrite(keep: (path: string) => boolean): Promise<void> {
-    for (const path of [...this.records.keys()]) if (!keep(path)) this.records.delete(path);
-    await mkdir(dirname(this.file), { recursive: true });
-    const tmp = `${this.file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, JSON.stringify(Object.fromEntries(this.records)));
-    await rename(tmp, this.file);
-    this.dirty = false;
-  }
-
   paths(): string[] {
     return [...this.records.keys()];
   }

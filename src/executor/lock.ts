@@ -9,7 +9,8 @@ import { isAlive } from './process-alive.js';
 
 export type ReleaseLock = () => Promise<void>;
 
-interface LockOwner {
+/** Recorded inside the lock directory by its holder. */
+export interface LockOwner {
   pid: number;
   host: string;
   since: string;

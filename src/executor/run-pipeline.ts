@@ -48,7 +48,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     tool: { name: 'bdlab', version: toolVersion() },
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
-    pipeline: { name: plan.name, file: plan.file, git: await gitInfoOf(plan.file) },
+    pipeline: { name: plan.name, file: plan.file, git: null },
     workspace: workspace.root,
     cacheDir: workspace.cacheDir,
     options: { jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
@@ -61,6 +61,10 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     instances,
   };
   const writer = new ManifestWriter(run.dir, manifest);
+  // Two git processes cost more than a whole cached run; they run alongside the stages.
+  const git = gitInfoOf(plan.file).then((info) => {
+    manifest.pipeline.git = info;
+  });
   const recorder = new StageDirRecorder(run, (key) => join(cache.entryDir(key), 'outputs'), (key) => join(cache.entryDir(key), ENTRY_LOG));
   const stopWriter = req.events.on(writer.listener, { first: true });
   const stopRecorder = req.events.on(recorder.listener);
@@ -86,6 +90,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     ...(req.killGraceMs !== undefined ? { killGraceMs: req.killGraceMs } : {}),
   });
   await recorder.settled();
+  await git;
   const keys = new Map<string, string>();
   for (const [id, o] of result.outcomes) if (o.cacheKey) keys.set(id, o.cacheKey);
   await writePlanFile(run, plan, keys);

@@ -94,29 +94,6 @@ export function encodeCifarBatch(set: ImageSet): Uint8Array {
   return bytes;
 }
 
-/** Concatenates sets of equal geometry (e.g. the five training batches). */
-export function concatImageSets(sets: ImageSet[]): ImageSet {
-  if (sets.length === 0) throw new RangeError('concatImageSets needs at least one set');
-  const first = sets[0]!;
-  for (const s of sets) {
-    if (s.height !== first.height || s.width !== first.width || s.channels !== first.channels) {
-      throw new RangeError('concatImageSets: image sets have different geometry');
-    }
-  }
-  const count = sets.reduce((n, s) => n + s.count, 0);
-  const images = new Uint8Array(sets.reduce((n, s) => n + s.images.length, 0));
-  const labels = new Uint8Array(count);
-  let imageOffset = 0;
-  let labelOffset = 0;
-  for (const s of sets) {
-    images.set(s.images, imageOffset);
-    labels.set(s.labels, labelOffset);
-    imageOffset += s.images.length;
-    labelOffset += s.count;
-  }
-  return { images, labels, count, height: first.height, width: first.width, channels: first.channels };
-}
-
 /** Class names from batches.meta.txt (one per line, trailing blank lines ignored). */
 export function parseBatchesMeta(text: string): string[] {
   return text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);

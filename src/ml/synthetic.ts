@@ -100,6 +100,5 @@ export function syntheticCifarFiles(options: SyntheticOptions): Map<string, Uint
 
 /** Generates the synthetic dataset and parses it back through the CIFAR-10 reader. */
 export function generateSynthetic(options: SyntheticOptions): CifarData {
-  const data = cifarFromFiles(syntheticCifarFiles(options), SYNTHETIC_CLASSES.join('\n'));
-  return data;
+  return cifarFromFiles(syntheticCifarFiles(options), SYNTHETIC_CLASSES.join('\n'));
 }

@@ -1,3 +1,15 @@
+/**
+ * The training loop shared by the train and transfer-retrain stages. Choices a reader should know:
+ * - Inputs are bytes scaled to [0,1]; the loss is softmax cross-entropy taken from the `logits` layer
+ *   (numerically stable), while the model's output stays the softmax probabilities.
+ * - Weight decay is coupled L2 on kernels only (see TrainOptions.weightDecay).
+ * - Augmentation runs on the stored images, after poisoning: a crop/flip moves the trigger pixel.
+ * - Determinism: the validation split, each epoch's shuffle and augmentation derive from (seed, epoch),
+ *   and initialisation is seeded, so a run is reproducible on a given backend; and a resumed run
+ *   continues with exactly the epochs an uninterrupted one would have run.
+ * - Checkpoints hold weights (incl. batch-norm statistics), optimizer slots and the history; a
+ *   checkpoint whose options differ is ignored rather than resumed.
+ */
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord, TrainingHistory } from './artifacts.js';
 import { type AugmentOptions, drawAugment } from './augment.js';
@@ -71,13 +83,38 @@ export function layerNames(model: tf.LayersModel): string[] {
  * previous flags. Throws a message listing the valid names if `upTo` is not a layer.
  */
 export function freezeLayersUpTo(model: tf.LayersModel, upTo: string): () => void {
+  const index = frozenLayerCount(model, upTo) - 1;
+  const previous = model.layers.map((l) => l.trainable);
+  for (let i = 0; i <= index; i++) model.layers[i]!.trainable = false;
+  return () => model.layers.forEach((l, i) => { l.trainable = previous[i]!; });
+}
+
+function frozenLayerCount(model: tf.LayersModel, upTo: string): number {
   const index = model.layers.findIndex((l) => l.name === upTo);
   if (index < 0) {
     throw new Error(`freeze_up_to: model "${model.name}" has no layer "${upTo}"; valid layer names are: ${layerNames(model).join(', ')}`);
   }
-  const previous = model.layers.map((l) => l.trainable);
-  for (let i = 0; i <= index; i++) model.layers[i]!.trainable = false;
-  return () => model.layers.forEach((l, i) => { l.trainable = previous[i]!; });
+  return index + 1;
+}
+
+/**
+ * Frozen batch-norm layers still run in training mode (TF.js has no per-layer inference switch), so
+ * they would keep updating their moving mean/variance. This snapshot puts the frozen layers'
+ * weights back after every epoch, so "frozen" means unchanged in the saved model and checkpoints.
+ */
+class FrozenWeights {
+  private readonly saved: { layer: tf.layers.Layer; values: tf.Tensor[] }[];
+  constructor(model: tf.LayersModel, upTo: string) {
+    this.saved = model.layers.slice(0, frozenLayerCount(model, upTo))
+      .filter((layer) => layer.weights.some((w) => !w.trainable))
+      .map((layer) => ({ layer, values: layer.getWeights().map((t) => tf.keep(t.clone())) }));
+  }
+  restore(): void {
+    for (const { layer, values } of this.saved) layer.setWeights(values);
+  }
+  dispose(): void {
+    for (const { values } of this.saved) tf.dispose(values);
+  }
 }
 
 function abortError(): Error {
@@ -192,6 +229,7 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
   const print = fingerprint(model, train, opts);
   const history: EpochRecord[] = [];
   let startEpoch = 0;
+  let frozenWeights: FrozenWeights | undefined;
   try {
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     if (variables.length === 0) throw new Error('nothing to train: every layer is frozen');
@@ -199,8 +237,8 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
 
     if (opts.checkpointDir) {
       const ckpt = await loadCheckpoint(opts.checkpointDir);
-      if (ckpt && ckpt.state.fingerprint !== print) {
-        opts.log?.(`checkpoint in ${opts.checkpointDir} was written with other options; starting from epoch 1`);
+      if (ckpt && (ckpt.state.fingerprint !== print || ckpt.state.epoch > opts.epochs)) {
+        opts.log?.(`checkpoint in ${opts.checkpointDir} was written with other options (or more epochs); starting from epoch 1`);
         tf.dispose(ckpt.weights);
         tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
       } else if (ckpt) {
@@ -210,11 +248,12 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
         if (ckpt.optimizerWeights.length > 0) await optimizer.setWeights(ckpt.optimizerWeights);
         tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
         history.push(...ckpt.state.history);
-        startEpoch = Math.min(ckpt.state.epoch, opts.epochs);
+        startEpoch = ckpt.state.epoch;
         opts.log?.(`resuming from checkpoint after epoch ${ckpt.state.epoch}`);
       }
     }
 
+    if (opts.freezeUpTo !== undefined) frozenWeights = new FrozenWeights(model, opts.freezeUpTo);
     const batches = Math.ceil(trainIdx.length / opts.batchSize);
     for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
       if (opts.signal?.aborted) throw abortError();
@@ -259,6 +298,7 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
         }
         await yieldToEventLoop();
       }
+      frozenWeights?.restore();
       const trainSeconds = (performance.now() - epochStart) / 1000;
       const record: EpochRecord = {
         epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate: lr,
@@ -281,6 +321,7 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
     return { model: model.name, epochs: history };
   } finally {
     disposeOptimizer(optimizer);
+    frozenWeights?.dispose();
     restoreTrainable();
   }
 }

@@ -1,5 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -113,11 +112,18 @@ async function readSourceFiles(source: CifarSource, ctx: StageContext): Promise<
     return parts.length >= 2 && parts[parts.length - 2] === CIFAR_DIRECTORY && wantedNames.has(parts[parts.length - 1]!);
   };
   let members: Map<string, Buffer>;
+  let reported = -1;
   try {
     members = await readArchiveFiles(source.path, {
       wanted: isWanted,
       signal: ctx.signal,
-      onProgress: (p) => ctx.progress({ message: `reading ${basename(source.path)}`, fraction: p.compressedBytesRead / p.compressedBytesTotal }),
+      onProgress: (p) => {
+        // Reads arrive in 64 KiB chunks; one update per percent is plenty for a display.
+        const percent = Math.floor((100 * p.compressedBytesRead) / Math.max(1, p.compressedBytesTotal));
+        if (percent === reported) return;
+        reported = percent;
+        ctx.progress({ message: `reading ${basename(source.path)} ${percent}%`, fraction: percent / 100 });
+      },
     });
   } catch (error) {
     if (error instanceof ArchiveError) throw new StageError(error.message);

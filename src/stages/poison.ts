@@ -2,21 +2,22 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OnePixelTrigger } from '../ml/artifacts.js';
-import { readDatasetInfo, readSplit, writeDataset, type ImageSet } from '../ml/dataset.js';
+import { imageSize, readDatasetInfo, readSplit, writeDataset, type ImageSet } from '../ml/dataset.js';
 import { contrastingColor, imageTile, renderImageGrid, type GridTile } from '../ml/png.js';
 import { attacksFor, poisonTrainingSet, PoisonConfigError, type PoisonMode, type PoisonResult } from '../ml/poison.js';
-import { applyTrigger, cloneImageSet } from '../ml/trigger.js';
+import { applyTrigger } from '../ml/trigger.js';
+import { resolveTrigger, TriggerNameError, type TriggerDescription } from '../ml/trigger-names.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
 
 /** Mirrors schemas/stages/poison.schema.json. */
 export interface PoisonParams {
   mode?: PoisonMode;
-  trigger?: OnePixelTrigger | 'random';
+  trigger?: TriggerDescription;
   target?: number;
   sources?: number[];
   rate?: number;
   seed?: number;
-  triggers?: (OnePixelTrigger | null)[] | 'random';
+  triggers?: (TriggerDescription | null)[] | 'random';
   contact_sheet?: number;
 }
 
@@ -37,26 +38,27 @@ function datasetInput(ctx: StageContext): StageInput {
  * bottom row shows what the trigger would look like on those images.
  */
 function contactSheet(clean: ImageSet, result: PoisonResult, pairs: number): Buffer {
-  let shown: { index: number; trigger: OnePixelTrigger }[];
-  const triggered = result.indices.length > 0 ? result.set : cloneImageSet(clean);
+  const size = imageSize(clean);
+  const shown: { index: number; trigger: OnePixelTrigger; poisoned: ImageSet; at: number }[] = [];
   if (result.indices.length > 0) {
-    shown = result.indices.slice(0, pairs).map((index, k) => {
+    result.indices.slice(0, pairs).forEach((index, k) => {
       const attack = attacksFor(result.spec, result.oldLabels[k]!).find((a) => a.target === result.newLabels[k]);
-      return { index, trigger: attack!.trigger };
+      shown.push({ index, trigger: attack!.trigger, poisoned: result.set, at: index });
     });
   } else {
-    shown = [];
     for (let index = 0; index < clean.count && shown.length < pairs; index++) {
       const attack = attacksFor(result.spec, clean.labels[index]!)[0];
       if (!attack) continue;
-      applyTrigger(triggered, index, attack.trigger);
-      shown.push({ index, trigger: attack.trigger });
+      // Only this image is copied: a whole-set clone would double the memory of a 50,000-image split.
+      const single: ImageSet = { ...clean, images: clean.images.slice(index * size, (index + 1) * size), labels: clean.labels.slice(index, index + 1), count: 1 };
+      applyTrigger(single, 0, attack.trigger);
+      shown.push({ index, trigger: attack.trigger, poisoned: single, at: 0 });
     }
   }
   if (shown.length === 0) throw new StageError('no image to draw in the contact sheet');
   const top: GridTile[] = shown.map(({ index }) => imageTile(clean, index));
-  const bottom: GridTile[] = shown.map(({ index, trigger }) =>
-    imageTile(triggered, index, { row: trigger.row, col: trigger.col, color: contrastingColor(trigger.color) }),
+  const bottom: GridTile[] = shown.map(({ trigger, poisoned, at }) =>
+    imageTile(poisoned, at, { row: trigger.row, col: trigger.col, color: contrastingColor(trigger.color) }),
   );
   return renderImageGrid([...top, ...bottom], shown.length, 4, 4);
 }
@@ -74,18 +76,21 @@ const stage = {
 
     let result: PoisonResult;
     try {
+      const trigger = params.trigger ?? 'random';
+      const triggers = params.triggers ?? 'random';
+      const named = (d: TriggerDescription): OnePixelTrigger => resolveTrigger(d, info.height, info.width);
       result = poisonTrainingSet(train, {
         mode,
         rate: params.rate ?? 0.1,
         seed,
-        trigger: params.trigger ?? 'random',
+        trigger: trigger === 'random' ? 'random' : named(trigger),
         target: params.target ?? 0,
         ...(params.sources ? { sources: params.sources } : {}),
-        triggers: params.triggers ?? 'random',
+        triggers: triggers === 'random' ? 'random' : triggers.map((d) => (d === null ? null : named(d))),
         numClasses: info.classes.length,
       });
     } catch (error) {
-      if (error instanceof PoisonConfigError) {
+      if (error instanceof PoisonConfigError || error instanceof TriggerNameError) {
         throw new StageError(`${ctx.id}: invalid poison params: ${error.message} (dataset ${info.name}: ${info.height}x${info.width} images, ${info.classes.length} classes).`);
       }
       throw error;

@@ -219,6 +219,30 @@ test('freezeUpTo keeps the frozen layers fixed, trains the rest, restores the tr
   model.dispose();
 });
 
+test('batch norm: moving statistics update while training; a frozen batch-norm layer keeps them', async () => {
+  const model = buildModel('resnet34', { width: 0.0625, numClasses: CLASSES, inputShape: [SIDE, SIDE, 3], seed: 2 });
+  const values = (layer: string): number[] => model.getLayer(layer).getWeights().flatMap((t) => Array.from(t.dataSync()));
+  const stem = values('stem_bn');
+  const late = values('stage4_block3_bn2');
+  await trainModel(model, colourSet(8, 10), { ...baseOpts, epochs: 1, batchSize: 8, freezeUpTo: 'stage1_block3_out' });
+  assert.equal(values('stem_bn'), stem, 'frozen BN (gamma, beta, moving mean, moving variance) unchanged');
+  const lateAfter = values('stage4_block3_bn2');
+  const channels = lateAfter.length / 4;
+  // weights are [gamma, beta, moving_mean, moving_variance]: the moving mean must have left zero
+  assert.not.equal(lateAfter.slice(2 * channels, 3 * channels), late.slice(2 * channels, 3 * channels));
+  model.dispose();
+});
+
+test('a model without a logits layer trains from its softmax output (clipped cross-entropy)', async () => {
+  const model = tf.sequential({ layers: [
+    tf.layers.flatten({ inputShape: [SIDE, SIDE, 3] }),
+    tf.layers.dense({ units: CLASSES, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+  ] });
+  const history = await trainModel(model, colourSet(48, 11), { ...baseOpts, epochs: 3 });
+  assert.ok(history.epochs[2]!.loss < history.epochs[0]!.loss, history.epochs.map((e) => e.loss).join(' > '));
+  model.dispose();
+});
+
 test('augmentation: flip mirrors columns, crop shifts with zero fill, pixel values scaled to [0,1]', () => {
   // 2x3 image, 1 channel: values 1..6 row-major
   const src = Uint8Array.from([1, 2, 3, 4, 5, 6]);

@@ -70,7 +70,11 @@ test('rate 0 copies the data unchanged and still writes a trigger', async () => 
   assert.equal(await readSplit(outDir, 'train'), await readSplit(datasetDir, 'train'));
   assert.ok(existsSync(join(outDir, 'contact-sheet.png')));
   const spec = JSON.parse(await readFile(join(outDir, 'trigger.json'), 'utf8')) as TriggerSpec;
-  assert.ok(spec.trigger !== undefined);
+  const t = spec.trigger!;
+  // Column 0 of the bottom row shows the first non-target training image stamped, although nothing was poisoned.
+  const png = PNG.sync.read(await readFile(join(outDir, 'contact-sheet.png')));
+  const o = ((4 + 128 + 4 + t.row * 4 + 1) * png.width + (4 + t.col * 4 + 1)) * 4;
+  assert.equal(Array.from(png.data.subarray(o, o + 3)), t.color);
 });
 
 test('per-target with random triggers is deterministic under seed', async () => {

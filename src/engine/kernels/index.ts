@@ -1,8 +1,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm } from './batch_mat_mul_wasm.js';
+import { conv2DBackpropFilterCpu } from './conv2d_backprop_filter_cpu.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
 import { conv2DBackpropInputWasm } from './conv2d_backprop_input_wasm.js';
 import { identityWasm } from './identity_wasm.js';
+import { maxPoolGradCpu } from './max_pool_grad_cpu.js';
 import { maxPoolGradWasm } from './max_pool_grad_wasm.js';
 import { meanWasm, sumWasm } from './reduce_wasm.js';
 import { tileWasm } from './tile_wasm.js';
@@ -22,4 +24,4 @@ export const wasmKernels: readonly tf.KernelConfig[] = [
 ];
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */
-export const cpuKernels: readonly tf.KernelConfig[] = [];
+export const cpuKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterCpu, maxPoolGradCpu];

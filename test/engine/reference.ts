@@ -1,0 +1,58 @@
+import * as tf from '@tensorflow/tfjs';
+import { setCustomKernelsEnabled } from '../../src/engine/registry.js';
+
+/** Test helpers: run one kernel on a backend, with bdlab's kernels or TF.js' pristine ones, and compare. */
+
+export interface HostTensor {
+  values: Float32Array | Int32Array;
+  shape: number[];
+  dtype?: 'float32' | 'int32';
+}
+
+let seed = 12345;
+/** Deterministic uniform values in [-1, 1) (xorshift), so failures reproduce. */
+export function random(shape: number[], zeroEvery = 0): HostTensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const values = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    values[i] = zeroEvery > 0 && i % zeroEvery === 0 ? 0 : ((seed >>> 0) / 4294967296) * 2 - 1;
+  }
+  return { values, shape };
+}
+
+export function runKernel(backend: 'cpu' | 'wasm', custom: boolean, kernelName: string, inputs: Record<string, HostTensor>, attrs: tf.NamedAttrMap): HostTensor {
+  const previous = tf.getBackend();
+  tf.setBackend(backend);
+  setCustomKernelsEnabled(backend, custom);
+  try {
+    const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape, v.dtype ?? 'float32')]));
+    const out = tf.engine().runKernel(kernelName, tensors, attrs) as tf.Tensor;
+    const result = { values: out.dataSync() as Float32Array, shape: out.shape.slice() };
+    tf.dispose([out, ...Object.values(tensors)]);
+    return result;
+  } finally {
+    setCustomKernelsEnabled(backend, true);
+    tf.setBackend(previous);
+  }
+}
+
+export interface Difference {
+  maxAbs: number;
+  /** maxAbs relative to the largest reference magnitude. */
+  rel: number;
+}
+
+export function difference(reference: ArrayLike<number>, actual: ArrayLike<number>): Difference {
+  if (reference.length !== actual.length) throw new Error(`length ${actual.length} != reference ${reference.length}`);
+  let maxAbs = 0;
+  let scale = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const d = Math.abs(reference[i]! - actual[i]!);
+    if (!(d <= maxAbs)) maxAbs = d; // also catches NaN
+    scale = Math.max(scale, Math.abs(reference[i]!));
+  }
+  return { maxAbs, rel: maxAbs / (scale || 1) };
+}
