@@ -76,7 +76,7 @@ export function listrDisplay(opts: { cwd: string; out(line: string): void; err(l
                 }),
             };
           }),
-        { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false } },
+        { concurrent: true, exitOnError: false, registerSignalListeners: false, rendererOptions: { collapseErrors: false } },
       );
       opts.out(`bdlab: ${e.plan.name}: run directory ${relative(opts.cwd, e.runDir)}`);
       finished = list.run().catch(() => undefined);

@@ -24,7 +24,7 @@ export interface GcReport {
 
 /**
  * Deletes cache entries that no kept run refers to (and, with `keep`, the older run directories),
- * plus temp dirs of dead processes. Entries created after gc started are left alone, so a run
+ * plus temp dirs and half-deleted entries of dead processes. Entries created after gc started are left alone, so a run
  * that is filling the cache right now doesn't lose its fresh entries.
  */
 export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<GcReport> {
@@ -68,6 +68,18 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     freed += await diskUsage(dir);
     removedTmp.push(name);
     if (!opts.dryRun) await rm(dir, { recursive: true, force: true });
+  }
+  // Half-deleted entries (`<key>.removing.<pid>.*`) of processes killed while deleting.
+  for (const prefix of await readdir(ws.cacheDir).catch(() => [] as string[])) {
+    if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+    for (const name of await readdir(join(ws.cacheDir, prefix)).catch(() => [] as string[])) {
+      const pid = Number(/\.removing\.(\d+)\./.exec(name)?.[1] ?? NaN);
+      if (!Number.isFinite(pid) || isAlive(pid)) continue;
+      const dir = join(ws.cacheDir, prefix, name);
+      freed += await diskUsage(dir);
+      removedTmp.push(name);
+      if (!opts.dryRun) await rm(dir, { recursive: true, force: true });
+    }
   }
   if (!opts.dryRun) await memo.save();
   return { keptRuns: kept.map((r) => r.id), removedRuns: removedRuns.map((r) => r.id), removedEntries, keptEntries, removedTmp, freedBytes: freed };

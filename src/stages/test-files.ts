@@ -12,6 +12,7 @@ export interface TestFilesParams {
   write?: Record<string, string>;
   copy_inputs?: boolean;
   sleep_ms?: number;
+  ignore_abort?: boolean;
   progress_steps?: number;
   print?: string;
   context_file?: string;
@@ -27,7 +28,7 @@ const testFiles: StageImplementation<TestFilesParams> = {
     const sleepMs = params.sleep_ms ?? 0;
     const slices = Math.max(steps, 1);
     for (let i = 0; i < slices; i++) {
-      if (sleepMs > 0) await sleep(sleepMs / slices, undefined, { signal: ctx.signal });
+      if (sleepMs > 0) await sleep(sleepMs / slices, undefined, params.ignore_abort ? {} : { signal: ctx.signal });
       if (steps > 0) ctx.progress({ message: `step ${i + 1}/${steps}`, fraction: (i + 1) / steps, values: { step: i + 1 } });
     }
     if (params.print !== undefined) process.stdout.write(params.print + '\n');

@@ -2,7 +2,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RunEvents } from '../../src/executor/events.js';
 import type { Manifest } from '../../src/executor/manifest.js';
+import { openPipeline } from '../../src/executor/open-pipeline.js';
+import { runPipeline } from '../../src/executor/run-pipeline.js';
 import { ids, runInProcess, tempWorkspace } from './helpers.js';
 
 test('a failing stage skips its dependents; the independent branch completes', async () => {
@@ -108,6 +111,29 @@ stages:
     assert.is(m.status, 'interrupted');
     assert.is(m.instances['slow']!.status, 'interrupted');
     assert.equal((await readdir(join(ws.dir, '.bdlab', 'scratch'))).length, 1, 'the scratch dir survives for a resume');
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('a stage that ignores the abort request is killed after the grace period', async () => {
+  const ws = await tempWorkspace();
+  try {
+    const file = await ws.write('p.yaml', `name: stuck\nstages:\n  stuck: { kind: test-files, params: { sleep_ms: 60000, ignore_abort: true } }\n`);
+    const controller = new AbortController();
+    const opened = await openPipeline({ file, workspace: ws.dir, cwd: ws.dir, env: {}, dataPath: [], only: [], force: [] });
+    assert.ok(opened.ok);
+    if (!opened.ok) return;
+    const events = new RunEvents();
+    let abortedAt = 0;
+    events.on((e) => {
+      if (e.type === 'instance-started') setTimeout(() => ((abortedAt = Date.now()), controller.abort(new Error('SIGTERM'))), 300);
+    });
+    const outcome = await runPipeline({ opened: opened.value, jobs: 1, failFast: false, only: [], force: [], signal: controller.signal, events, cwd: ws.dir, killGraceMs: 400 });
+    const stopMs = Date.now() - abortedAt;
+    assert.is(outcome.status, 'interrupted');
+    assert.is(outcome.outcomes.get('stuck')!.status, 'interrupted');
+    assert.ok(stopMs >= 350 && stopMs < 5000, `killed ${stopMs} ms after the abort (grace 400 ms)`);
   } finally {
     await ws.cleanup();
   }
