@@ -70,11 +70,16 @@ export const showCommand: Command = {
       flattenNumbers(JSON.parse(raw) as JsonValue, '', values);
       if (values.size) metricRows.push({ id: iid, values });
     }
-    if (metricRows.length) {
-      const columns = [...new Set(metricRows.flatMap((r) => [...r.values.keys()]))];
+    // One table per metric shape (in practice: per stage kind), so columns stay few and meaningful.
+    const groups = new Map<string, typeof metricRows>();
+    for (const row of metricRows) {
+      const shape = [...row.values.keys()].join('\u0000');
+      groups.set(shape, [...(groups.get(shape) ?? []), row]);
+    }
+    for (const rows of groups.values()) {
+      const columns = [...rows[0]!.values.keys()];
       io.out('');
-      io.out('metrics');
-      io.out(formatTable(['instance', ...columns], metricRows.map((r) => [r.id, ...columns.map((c) => formatNumber(r.values.get(c)))])));
+      io.out(formatTable(['instance', ...columns], rows.map((r) => [r.id, ...columns.map((c) => formatNumber(r.values.get(c)))])));
     }
     return EXIT_OK;
   },

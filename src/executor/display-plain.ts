@@ -15,7 +15,8 @@ export interface PlainDisplayOptions {
 
 /** Line-oriented display for logs, CI and pipes: one line per state change, progress throttled. */
 export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
-  const interval = opts.progressIntervalMs ?? 2000;
+  // Logs of multi-hour sweeps stay readable: one progress line per instance every 10 s at most.
+  const interval = opts.progressIntervalMs ?? 10_000;
   const ordinals = new Map<string, string>();
   const lastProgress = new Map<string, { at: number; message: string }>();
   let runDir = '';

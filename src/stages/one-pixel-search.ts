@@ -130,7 +130,7 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
     const mutation = params.mutation ?? ONE_PIXEL_DEFAULTS.mutation;
     const earlyStop = params.early_stop ?? true;
     const seed = params.seed ?? 0;
-    const batchSize = params.batch_size ?? 800;
+    const batchSize = params.batch_size ?? 256;
     const concurrent = params.concurrent ?? 8;
     const exampleCount = params.examples ?? 8;
 

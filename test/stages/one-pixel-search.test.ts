@@ -181,7 +181,7 @@ test('schema: paper defaults filled in, version annotated, bad params rejected',
   assert.ok(validate(params));
   assert.equal(params, {
     mode: 'targeted', images: 20, population: 400, generations: 100, mutation: 0.5, early_stop: true, seed: 0,
-    batch_size: 800, concurrent: 8, examples: 8,
+    batch_size: 256, concurrent: 8, examples: 8,
   });
   for (const bad of [{ population: 3 }, { mode: 'both' }, { mutation: 0 }, { popsize: 10 }, { images: 0 }]) {
     assert.not.ok(validate(bad), `${JSON.stringify(bad)} should be rejected`);

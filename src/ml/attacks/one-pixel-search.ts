@@ -103,7 +103,7 @@ export const ONE_PIXEL_DEFAULTS = {
   generations: 100,
   mutation: 0.5,
   seed: 0,
-  maxBatch: 4096,
+  maxBatch: 256,
   concurrent: 9,
   earlyStop: true,
   colorMean: 128,
