@@ -1,9 +1,10 @@
 """PyTorch twins of bdlab's models, for bench/engine.ts only (never used by the runner).
 
 Usage: python3 bench/torch_models.py '<json>' with keys models, width (per model), batch, steps,
-threads. Prints one JSON line: {"torch": version, "threads": n, "results": [{model, trainImagesPerSecond,
-inferImagesPerSecond}]}. Timing is CPU time of this process (time.process_time), like the TF.js side, so
-other processes sharing the cores distort both equally little.
+threads. Prints one JSON line: {"torch": version, "threads": n, "results": [{model, width, train: {cpu, wall},
+infer: {cpu, wall}}]} in images per second, per CPU-second of this process (time.process_time) and per
+wall-clock second. The CPU-time rate is what bench/engine.ts compares at one thread: it is far less
+disturbed than wall time by other processes sharing the machine's cores.
 """
 import json
 import sys
@@ -83,20 +84,20 @@ def measure(name, width, batch, steps):
         loss_fn(model(x), y).backward()
         opt.step()
 
+    def rate(fn):
+        fn()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return batch * steps / (time.process_time() - cpu), batch * steps / (time.perf_counter() - wall)
+
     model.train()
-    step()
-    t = time.process_time()
-    for _ in range(steps):
-        step()
-    train = batch * steps / (time.process_time() - t)
+    train_cpu, train_wall = rate(step)
     model.eval()
     with torch.no_grad():
-        model(x)
-        t = time.process_time()
-        for _ in range(steps):
-            model(x)
-        infer = batch * steps / (time.process_time() - t)
-    return {"model": name, "width": width, "trainImagesPerSecond": train, "inferImagesPerSecond": infer}
+        infer_cpu, infer_wall = rate(lambda: model(x))
+    return {"model": name, "width": width, "train": {"cpu": train_cpu, "wall": train_wall},
+            "infer": {"cpu": infer_cpu, "wall": infer_wall}}
 
 
 def main():

@@ -17,8 +17,16 @@ function replace(kernelName: string, backendName: string, config: tf.KernelConfi
   tf.registerKernel(config);
   // TF.js binds a kernel's wasm export in setupFunc only when a backend is activated; re-registering a
   // kernel on an already active backend must do it itself.
-  const active = tf.findBackend(backendName);
-  if (config.setupFunc !== undefined && active !== null) config.setupFunc(active);
+  const active = initializedBackend(backendName);
+  if (config.setupFunc !== undefined && active !== undefined) config.setupFunc(active);
+}
+
+/**
+ * The backend instance if it is already initialized. (tf.findBackend would instead start initializing
+ * it, and for wasm every such call instantiates another WebAssembly module.)
+ */
+function initializedBackend(backendName: string): tf.KernelBackend | undefined {
+  return (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend | undefined> }).registry[backendName];
 }
 
 /** Registers `configs`, remembering whatever they replace; idempotent. Returns the kernel names now ours. */
@@ -56,8 +64,8 @@ export function originalKernel(kernelName: string, backendName: string): tf.Kern
  * Transpose binding directly), so bind them once the backend is live.
  */
 export function setUpReplacedOriginals(backendName: string): void {
-  const active = tf.findBackend(backendName);
-  if (active === null) return;
+  const active = initializedBackend(backendName);
+  if (active === undefined) return;
   for (const [k, config] of originals) {
     if (config?.setupFunc !== undefined && k.startsWith(`${backendName}/`)) config.setupFunc(active);
   }

@@ -10,9 +10,9 @@ test('wasm kernels give correct results when their own allocations grow the heap
   const results = JSON.parse(child.stdout.trim().split('\n').pop()!) as Record<string, { grew: boolean; maxAbs: number; rel: number }>;
   for (const [kernel, r] of Object.entries(results)) {
     assert.ok(r.grew, `${kernel}: the heap did not grow during the kernel, so the case no longer tests stale views`);
-    assert.ok(r.rel <= 2e-5, `${kernel}: max abs ${r.maxAbs}, rel ${r.rel}`);
+    assert.ok(r.rel <= 5e-5, `${kernel}: max abs ${r.maxAbs}, rel ${r.rel}`);
   }
-  assert.equal(Object.keys(results).sort(), ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Transpose']);
+  assert.equal(Object.keys(results).sort(), ['Conv2DBackpropFilter', 'Conv2DBackpropFilter/gemm', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Transpose']);
 });
 
 test.run();

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
+import { useGemm } from '../../src/engine/kernels/conv2d_backprop_filter_wasm.js';
 import { cpuKernels } from '../../src/engine/kernels/index.js';
 import { installKernels } from '../../src/engine/registry.js';
 import { difference, random, runKernel, type HostTensor } from './reference.js';
@@ -27,17 +28,25 @@ const convCases: [number, number, number, number, number, number, number, Pad][]
   [2, 9, 9, 3, 3, 3, 2, [[0, 0], [1, 2], [0, 1], [0, 0]]],
   [5, 13, 13, 3, 6, 5, 1, 'valid'],
   [2, 6, 6, 8, 16, 1, 1, 'same'],
+  // Shapes for which Conv2DBackpropFilter takes the patch-GEMM path (Co >= 32, short patch).
+  [3, 8, 8, 3, 32, 3, 1, 'same'],
+  [2, 7, 9, 2, 32, 3, 1, [[0, 0], [2, 1], [0, 2], [0, 0]]],
+  [2, 9, 9, 16, 32, 1, 2, 'valid'],
+  [1, 11, 10, 4, 40, 5, 1, 'valid'],
 ];
 
 test.before(async () => {
   await initEngine('wasm');
 });
 
-test('Conv2DBackpropFilter (wasm) matches the CPU reference', () => {
+test('Conv2DBackpropFilter (wasm) matches the CPU reference on both of its formulations', () => {
+  const paths = new Set<boolean>();
   for (const [b, h, w, ci, co, f, s, pad] of convCases) {
     const info = tf.backend_util.computeConv2DInfo([b, h, w, ci], [f, f, ci, co], s, 1, pad as 'same');
+    paths.add(useGemm(info));
     agrees('Conv2DBackpropFilter', { x: random([b, h, w, ci]), dy: random(info.outShape) }, { strides: s, pad, dataFormat: 'NHWC', filterShape: [f, f, ci, co] });
   }
+  assert.equal([...paths].sort(), [false, true], 'cases must cover the convolution and the GEMM formulation');
 });
 
 test('Conv2DBackpropInput (wasm) matches the CPU reference', () => {
@@ -82,6 +91,13 @@ test('MaxPoolGrad (wasm) matches the CPU reference, including ties between zeros
     const input = random([...shape], 3);
     agrees('MaxPoolGrad', { dy: random(info.outShape), input, output: random(info.outShape) }, { filterSize: f, strides: s, pad }, 1e-6);
   }
+});
+
+test('Slice (wasm) matches the CPU reference for contiguous and strided slices', () => {
+  for (const [shape, begin, size] of [[[10, 4, 4, 3], [3, 0, 0, 0], [5, -1, -1, -1]], [[6, 5, 4], [1, 2, 1], [3, 2, 2]], [[7, 9], [2, 3], [4, 5]], [[5], [1], [3]], [[4, 3, 2], [0, 1, 0], [4, 2, 2]]]) {
+    agrees('Slice', { x: random(shape!) }, { begin: begin!, size: size! }, 0);
+  }
+  agrees('Slice', { x: { values: new Int32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3], dtype: 'int32' } }, { begin: [0, 1], size: [2, 2] }, 0);
 });
 
 test('Identity (wasm) shares the buffer without changing values', () => {

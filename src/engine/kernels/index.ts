@@ -7,6 +7,7 @@ import { identityWasm } from './identity_wasm.js';
 import { maxPoolGradCpu } from './max_pool_grad_cpu.js';
 import { maxPoolGradWasm } from './max_pool_grad_wasm.js';
 import { meanWasm, sumWasm } from './reduce_wasm.js';
+import { sliceWasm } from './slice_wasm.js';
 import { tileWasm } from './tile_wasm.js';
 import { transposeWasm } from './transpose_wasm.js';
 
@@ -21,6 +22,7 @@ export const wasmKernels: readonly tf.KernelConfig[] = [
   identityWasm,
   sumWasm,
   meanWasm,
+  sliceWasm,
 ];
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */

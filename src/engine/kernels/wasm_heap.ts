@@ -51,10 +51,6 @@ export function view(backend: BackendWasm, info: Info): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
-export function reshape(x: Info, shape: number[]): Info {
-  return { dataId: x.dataId, shape, dtype: x.dtype };
-}
-
 export type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
 
 /** Stride-1 NHWC convolution through XNNPACK with explicit padding and dilation. */
