@@ -27,10 +27,12 @@ export function resolveSweepKey(points: readonly MatrixPoint[], requested: strin
     }
     return ok(varying.includes(requested) && distinctNumbers(points, requested) > 1 ? requested : undefined);
   }
-  const numeric = varying.filter((key) =>
-    points.every((p) => !(key in p) || typeof p[key] === 'number') && distinctNumbers(points, key) > 1);
-  if (numeric.includes(DEFAULT_SWEEP_KEY)) return ok(DEFAULT_SWEEP_KEY);
-  return ok(numeric[0]);
+  // Only `rate` is picked unasked: other numeric keys (a width multiplier, a seed) vary in many
+  // pipelines without being a sweep worth a figure; name them with x_key to get one.
+  const rateVaries = varying.includes(DEFAULT_SWEEP_KEY) &&
+    points.every((p) => !(DEFAULT_SWEEP_KEY in p) || typeof p[DEFAULT_SWEEP_KEY] === 'number') &&
+    distinctNumbers(points, DEFAULT_SWEEP_KEY) > 1;
+  return ok(rateVaries ? DEFAULT_SWEEP_KEY : undefined);
 }
 
 function distinctNumbers(points: readonly MatrixPoint[], key: string): number {

@@ -44,11 +44,12 @@ test('instanceLabels: varying values, search suffix, stage id fallback, collisio
   assert.equal([...same.values()], ['id-1', 'id-2'], 'indistinguishable instances fall back to their ids');
 });
 
-test('resolveSweepKey prefers rate, accepts other numeric keys, skips keys that do not vary', () => {
+test('resolveSweepKey picks rate by itself, other numeric keys only when named, skips keys that do not vary', () => {
   const points = [{ model: 'a', rate: 0.1, pos: 3 }, { model: 'b', rate: 0.2, pos: 5 }];
   assert.equal(resolveSweepKey(points, undefined), { ok: true, value: 'rate' });
   assert.equal(resolveSweepKey(points, 'pos'), { ok: true, value: 'pos' });
-  assert.equal(resolveSweepKey([{ pos: 1 }, { pos: 2, model: 'x' }], undefined), { ok: true, value: 'pos' });
+  assert.equal(resolveSweepKey([{ pos: 1 }, { pos: 2, model: 'x' }], undefined), { ok: true, value: undefined });
+  assert.equal(resolveSweepKey([{ pos: 1 }, { pos: 2, model: 'x' }], 'pos'), { ok: true, value: 'pos' });
   assert.equal(resolveSweepKey([{ rate: 0.1 }, { rate: 0.1 }], undefined), { ok: true, value: undefined });
   assert.equal(resolveSweepKey([{ rate: 0.1 }, { rate: 0.1 }], 'rate'), { ok: true, value: undefined });
   assert.equal(resolveSweepKey([{ model: 'a' }, { model: 'b' }], undefined), { ok: true, value: undefined });
