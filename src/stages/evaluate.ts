@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, parseBackendPreference } from '../engine/index.js';
+import { startEngine } from './engine-setup.js';
 import type { AttackMetrics, OnePixelTrigger, TriggerSpec } from '../ml/artifacts.js';
 import { imageRange } from '../ml/batches.js';
 import { imageSize, readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
@@ -173,13 +173,7 @@ const stage = {
   async run(params: EvaluateParams, ctx: StageContext) {
     const modelIn = modelInput(ctx);
     const dataIn = triggerInput(ctx);
-    let backend: Awaited<ReturnType<typeof initEngine>>;
-    try {
-      backend = await initEngine(parseBackendPreference(ctx.backend));
-    } catch (error) {
-      throw new StageError((error as Error).message);
-    }
-    ctx.reportBackend({ name: backend.name, versions: backend.versions });
+    const backend = await startEngine(ctx);
 
     const spec = JSON.parse(await readFile(join(dataIn.dir, 'trigger.json'), 'utf8')) as TriggerSpec;
     const info = await readDatasetInfo(dataIn.dir);

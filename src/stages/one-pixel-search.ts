@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonObject } from '../common/json.js';
-import { initEngine, parseBackendPreference } from '../engine/index.js';
+import { startEngine } from './engine-setup.js';
 import { renderExampleGrid, type ExamplePair } from '../ml/attacks/example-grid.js';
 import { selectCorrectlyClassified } from '../ml/attacks/image-selection.js';
 import { modelClassCount, modelImageShape, modelPredictor } from '../ml/attacks/model-predictor.js';
@@ -137,13 +137,7 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
     const modelInput = soleInput(ctx, MODEL_KINDS, 'model');
     const dataInput = soleInput(ctx, DATASET_KINDS, 'dataset');
 
-    let backend: Awaited<ReturnType<typeof initEngine>>;
-    try {
-      backend = await initEngine(parseBackendPreference(ctx.backend));
-    } catch (err) {
-      throw new StageError((err as Error).message);
-    }
-    ctx.reportBackend({ name: backend.name, versions: backend.versions });
+    const backend = await startEngine(ctx);
 
     let test: ImageSet;
     let classNames: string[];

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initEngine, parseBackendPreference } from '../engine/index.js';
+import { startEngine } from './engine-setup.js';
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { buildModel, type ModelName } from '../ml/models/index.js';
 import { trainModel, type AugmentOptions, type LearningRateSchedule } from '../ml/train.js';
@@ -42,17 +42,6 @@ export function firstImages(set: ImageSet, limit: number | undefined): ImageSet 
   if (limit === undefined || limit >= set.count) return set;
   const size = set.height * set.width * set.channels;
   return { ...set, count: limit, images: set.images.subarray(0, limit * size), labels: set.labels.subarray(0, limit) };
-}
-
-export async function startEngine(ctx: StageContext): Promise<void> {
-  let info;
-  try {
-    info = await initEngine(parseBackendPreference(ctx.backend));
-  } catch (err) {
-    throw new StageError((err as Error).message);
-  }
-  ctx.reportBackend({ name: info.name, versions: info.versions });
-  ctx.log(`TF.js backend: ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${info.customKernels.length ? `, custom kernels: ${info.customKernels.join(', ')}` : ''})`);
 }
 
 const train: StageImplementation<TrainParams> = {

@@ -9,7 +9,8 @@ import { createRng, deriveSeed, sample } from '../ml/rng.js';
 import { layerNames, trainModel } from '../ml/train.js';
 import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
-import { datasetInput, startEngine } from './train.js';
+import { startEngine } from './engine-setup.js';
+import { datasetInput } from './train.js';
 
 /** Mirrors schemas/stages/transfer-retrain.schema.json. */
 export interface TransferRetrainParams {
