@@ -1,5 +1,4 @@
 import type * as tf from '@tensorflow/tfjs';
-import { adamUpdateWasm } from './adam_update_wasm.js';
 import { batchMatMulWasm } from './batch_mat_mul_wasm.js';
 import { conv2DBackpropFilterCpu } from './conv2d_backprop_filter_cpu.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
@@ -24,7 +23,6 @@ export const wasmKernels: readonly tf.KernelConfig[] = [
   sumWasm,
   meanWasm,
   sliceWasm,
-  adamUpdateWasm,
 ];
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */
