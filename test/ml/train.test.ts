@@ -13,25 +13,12 @@ import { buildModel } from '../../src/ml/models/index.js';
 import { createRng } from '../../src/ml/rng.js';
 import { learningRateAt } from '../../src/ml/schedule.js';
 import { freezeLayersUpTo, splitIndices, trainModel, type TrainOptions } from '../../src/ml/train.js';
+import { colourSet as colourSetOf, COLOUR_SET_SIDE } from '../helpers/colour-set.js';
 
-const SIDE = 8;
+const SIDE = COLOUR_SET_SIDE;
 const CLASSES = 3;
-const COLOURS: [number, number, number][] = [[220, 30, 30], [30, 220, 30], [30, 30, 220]];
 
-/** Learnable task: the class is the colour of the image (plus seeded noise). */
-function colourSet(count: number, seed: number): ImageSet {
-  const rng = createRng(seed);
-  const images = new Uint8Array(count * SIDE * SIDE * 3);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const k = i % CLASSES;
-    labels[i] = k;
-    for (let p = 0; p < SIDE * SIDE; p++) {
-      for (let c = 0; c < 3; c++) images[(i * SIDE * SIDE + p) * 3 + c] = Math.max(0, Math.min(255, COLOURS[k]![c]! + rng.int(61) - 30));
-    }
-  }
-  return { images, labels, count, height: SIDE, width: SIDE, channels: 3 };
-}
+const colourSet = (count: number, seed: number): ImageSet => colourSetOf(count, seed, 30);
 
 const tinyModel = (seed = 1): tf.LayersModel => buildModel('cnn', { width: 0.125, numClasses: CLASSES, inputShape: [SIDE, SIDE, 3], seed });
 const baseOpts: TrainOptions = { epochs: 3, batchSize: 16, optimizer: 'adam', learningRate: 0.01, seed: 4 };

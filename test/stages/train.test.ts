@@ -9,26 +9,14 @@ import { schemasDir } from '../../src/common/paths.js';
 import type { TrainingHistory } from '../../src/ml/artifacts.js';
 import { writeDataset, type ImageSet } from '../../src/ml/dataset.js';
 import { loadModel } from '../../src/ml/model-io.js';
-import { createRng } from '../../src/ml/rng.js';
 import type { StageContext, StageInput, StageProgress } from '../../src/stages/contract.js';
 import trainStage from '../../src/stages/train.js';
 import transferStage from '../../src/stages/transfer-retrain.js';
+import { colourSet as colourSetOf, COLOUR_SET_SIDE } from '../helpers/colour-set.js';
 
-const SIDE = 8;
-const COLOURS: [number, number, number][] = [[220, 30, 30], [30, 220, 30], [30, 30, 220]];
+const SIDE = COLOUR_SET_SIDE;
 
-function colourSet(count: number, seed: number): ImageSet {
-  const rng = createRng(seed);
-  const images = new Uint8Array(count * SIDE * SIDE * 3);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    labels[i] = i % 3;
-    for (let p = 0; p < SIDE * SIDE; p++) {
-      for (let c = 0; c < 3; c++) images[(i * SIDE * SIDE + p) * 3 + c] = Math.max(0, Math.min(255, COLOURS[i % 3]![c]! + rng.int(41) - 20));
-    }
-  }
-  return { images, labels, count, height: SIDE, width: SIDE, channels: 3 };
-}
+const colourSet = (count: number, seed: number): ImageSet => colourSetOf(count, seed, 20);
 
 interface Recorder extends StageContext { logs: string[]; events: StageProgress[]; backends: string[] }
 
