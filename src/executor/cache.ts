@@ -6,6 +6,7 @@ import type { BackendInfo } from './events.js';
 import type { CacheKey, ContentHash } from './fingerprint.js';
 import type { HashMemo } from './hash-memo.js';
 import { hashTree, type TreeFile } from './tree-hash.js';
+import { isCode, removeByRenamingAside } from './fs-removal.js';
 
 /** `entry.json`: written last inside the temp dir, so an entry that exists is complete. */
 export interface CacheEntryMeta {
@@ -137,7 +138,7 @@ export class CacheStore {
     if (info.logFile) await cp(info.logFile, join(pending.dir, ENTRY_LOG)).catch(() => undefined);
     await writeFile(join(pending.dir, ENTRY_FILE), JSON.stringify(meta, null, 2) + '\n');
     await mkdir(join(this.cacheDir, pending.key.slice(0, 2)), { recursive: true });
-    await this.moveAside(finalDir);
+    await removeByRenamingAside(finalDir, 'removing');
     try {
       await rename(pending.dir, finalDir);
     } catch (err) {
@@ -154,7 +155,7 @@ export class CacheStore {
   }
 
   async remove(key: CacheKey): Promise<void> {
-    await this.moveAside(this.entryDir(key));
+    await removeByRenamingAside(this.entryDir(key), 'removing');
     this.memo.forgetUnder(this.entryDir(key));
   }
 
@@ -170,17 +171,6 @@ export class CacheStore {
     return keys.sort();
   }
 
-  /** Renames an entry out of the store (atomic disappearance), then deletes it. */
-  private async moveAside(dir: string): Promise<void> {
-    const aside = `${dir}.removing.${process.pid}.${randomBytes(4).toString('hex')}`;
-    try {
-      await rename(dir, aside);
-    } catch (err) {
-      if (isCode(err, 'ENOENT')) return;
-      throw err;
-    }
-    await rm(aside, { recursive: true, force: true });
-  }
 }
 
 function describeDifference(expected: TreeFile[], actual: TreeFile[]): string {
@@ -205,6 +195,3 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-export function isCode(err: unknown, code: string): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
-}

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import lockfile from 'proper-lockfile';
-import { isCode } from './cache.js';
+import { isCode, removeByRenamingAside } from './fs-removal.js';
 import { isAlive } from './process-alive.js';
 
 export type ReleaseLock = () => Promise<void>;
@@ -105,12 +104,5 @@ async function readOwner(lockPath: string): Promise<LockOwner | undefined> {
  * breaking the same dead lock at once can still both end up building; that only costs time.
  */
 async function breakLock(lockPath: string): Promise<void> {
-  const aside = `${lockPath}.broken.${process.pid}.${randomBytes(4).toString('hex')}`;
-  try {
-    await rename(lockPath, aside);
-  } catch (err) {
-    if (isCode(err, 'ENOENT')) return;
-    throw err;
-  }
-  await rm(aside, { recursive: true, force: true });
+  await removeByRenamingAside(lockPath, 'broken');
 }

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import type { JsonObject } from '../common/json.js';
 import { canonicalJson, sanitizeInstanceId } from '../pipeline/index.js';
 import type { InstanceId, Plan } from '../pipeline/types.js';
-import { isCode } from './cache.js';
+import { isCode } from './fs-removal.js';
 import { writeJsonAtomic } from './json-file.js';
 
 /**
