@@ -1,7 +1,8 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendPreference } from './preference.js';
-import { cpuKernels, wasmKernels } from './kernels/index.js';
+import { cpuKernels, nativeWasmKernels, wasmKernels } from './kernels/index.js';
+import { loadNativeKernels } from './native.js';
 import { customKernelNames, installKernels, setUpReplacedOriginals } from './registry.js';
 
 export interface BackendInfo {
@@ -72,6 +73,14 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     versions['tfjs-backend-wasm'] = wasm.version_wasm;
     installKernels(wasmKernels);
+    // Native kernels, when the addon was built for this machine, take over the heavy operations.
+    const native = loadNativeKernels();
+    if (native.loaded) {
+      installKernels(nativeWasmKernels(native.kernels));
+      versions['bdlab-native'] = native.kernels.isa;
+    } else {
+      versions['bdlab-native'] = `none (${native.reason})`;
+    }
   } else {
     versions['tfjs-backend-cpu'] = tf.version['tfjs-backend-cpu'];
     installKernels(cpuKernels);

@@ -1,4 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { NativeKernels } from '../native.js';
+import { batchMatMulNative } from './batch_mat_mul_native.js';
+import { batchNormNative } from './batch_norm_native.js';
+import { pointwiseNative } from './pointwise_native.js';
+import { conv2DNative } from './conv2d_native.js';
 import { batchMatMulWasm } from './batch_mat_mul_wasm.js';
 import { conv2DBackpropFilterCpu } from './conv2d_backprop_filter_cpu.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
@@ -27,3 +32,8 @@ export const wasmKernels: readonly tf.KernelConfig[] = [
 
 /** Replacements for the pure-JS CPU backend's pathological training kernels. */
 export const cpuKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterCpu, maxPoolGradCpu];
+
+/** Kernels backed by the native addon, registered over the wasm ones when it loads. */
+export function nativeWasmKernels(native: NativeKernels): tf.KernelConfig[] {
+  return [...conv2DNative(native), ...batchMatMulNative(native), ...pointwiseNative(native), ...batchNormNative(native)];
+}

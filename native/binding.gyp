@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "bdlab_kernels",
+      "sources": [
+        "src/addon.cc",
+        "src/gemm.cc",
+        "src/conv.cc",
+        "src/matmul.cc",
+        "src/pointwise.cc",
+        "src/batch_norm.cc"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,49 @@
+#include "napi_args.h"
+
+namespace bdlab {
+namespace {
+
+napi_value call(napi_env env, napi_callback_info info) {
+  void* data = nullptr;
+  size_t argc = 0;
+  napi_get_cb_info(env, info, &argc, nullptr, nullptr, &data);
+  try {
+    Args args(env, info);
+    reinterpret_cast<Kernel>(data)(args);
+  } catch (const std::exception& error) {
+    napi_throw_error(env, "BDLAB_NATIVE", error.what());
+  }
+  return nullptr;
+}
+
+napi_value init(napi_env env, napi_value exports) {
+  registerConvKernels(env, exports);
+  registerMatMulKernels(env, exports);
+  registerPointwiseKernels(env, exports);
+  registerBatchNormKernels(env, exports);
+  napi_value isa;
+#if defined(__AVX512F__)
+  const char* name = "avx512";
+#elif defined(__AVX2__)
+  const char* name = "avx2";
+#elif defined(__AVX__)
+  const char* name = "avx";
+#else
+  const char* name = "generic";
+#endif
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &isa);
+  napi_set_named_property(env, exports, "isa", isa);
+  return exports;
+}
+
+}  // namespace
+
+void exportKernel(napi_env env, napi_value exports, const char* name, Kernel kernel) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, call, reinterpret_cast<void*>(kernel), &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+}  // namespace bdlab
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, bdlab::init)

@@ -1,0 +1,227 @@
+// NHWC 2-D convolution and its two gradients as packed matrix multiplies over the implicit patch
+// ("im2col") matrix: row = output pixel (b, oh, ow), column = filter tap (kh, kw, ci). The patch matrix
+// is never materialized: the GEMM's packing routines gather it block by block from the input.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+#include "napi_args.h"
+
+namespace bdlab {
+namespace {
+
+struct ConvGeometry {
+  int64_t batch, inH, inW, inC, outH, outW, outC, filterH, filterW, strideH, strideW, dilationH, dilationW, padTop, padLeft;
+
+  int64_t pixels() const { return batch * outH * outW; }
+  int64_t taps() const { return filterH * filterW * inC; }
+  bool isPointwise() const { return filterH == 1 && filterW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW; }
+
+  static ConvGeometry read(const Args& a, size_t i) {
+    ConvGeometry g{};
+    int64_t* fields[] = {&g.batch, &g.inH, &g.inW, &g.inC, &g.outH, &g.outW, &g.outC, &g.filterH, &g.filterW, &g.strideH, &g.strideW, &g.dilationH, &g.dilationW, &g.padTop, &g.padLeft};
+    for (int64_t* f : fields) *f = a.integer(i++);
+    for (int64_t* f : fields) {
+      if (*f < 0) throw std::invalid_argument("convolution geometry must not be negative");
+    }
+    if (g.strideH == 0 || g.strideW == 0 || g.dilationH == 0 || g.dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+    return g;
+  }
+};
+
+/** A run of consecutive taps sharing one (kh, kw): `length` channels from `channel`, at position `offset` in the block. */
+struct TapRun {
+  int64_t offset, length, kh, kw, channel;
+};
+
+std::vector<TapRun> tapRuns(const ConvGeometry& g, int64_t first, int64_t count) {
+  std::vector<TapRun> runs;
+  int64_t t = first;
+  while (t < first + count) {
+    const int64_t channel = t % g.inC;
+    const int64_t kw = (t / g.inC) % g.filterW;
+    const int64_t kh = t / (g.inC * g.filterW);
+    const int64_t length = std::min(g.inC - channel, first + count - t);
+    runs.push_back({t - first, length, kh, kw, channel});
+    t += length;
+  }
+  return runs;
+}
+
+/** Where an output pixel's receptive field starts in the input. */
+struct PixelOrigin {
+  int64_t batch, ih, iw;
+};
+
+PixelOrigin originOf(const ConvGeometry& g, int64_t pixel) {
+  const int64_t ow = pixel % g.outW;
+  const int64_t oh = (pixel / g.outW) % g.outH;
+  return {pixel / (g.outW * g.outH), oh * g.strideH - g.padTop, ow * g.strideW - g.padLeft};
+}
+
+/** The input's channels at tap (kh, kw) of a pixel's receptive field, or nullptr in the padding. */
+inline const float* tapSource(const ConvGeometry& g, const float* x, const PixelOrigin& o, int64_t kh, int64_t kw) {
+  const int64_t ih = o.ih + kh * g.dilationH;
+  const int64_t iw = o.iw + kw * g.dilationW;
+  if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) return nullptr;
+  return x + ((o.batch * g.inH + ih) * g.inW + iw) * g.inC;
+}
+
+/** The patch matrix with j = output pixel and k = tap: the A operand of the forward convolution. */
+class PatchRows final : public Operand {
+ public:
+  PatchRows(const ConvGeometry& g, const float* x) : g_(g), x_(x) {}
+  void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override {
+    const std::vector<TapRun> runs = tapRuns(g_, k0, kc);
+    for (int64_t s = 0; s < jn; s += width) {
+      float* d = dst + s * kc;
+      for (int64_t w = 0; w < width; ++w) {
+        if (s + w >= jn) {
+          for (int64_t k = 0; k < kc; ++k) d[k * width + w] = 0.f;
+          continue;
+        }
+        const PixelOrigin o = originOf(g_, j0 + s + w);
+        for (const TapRun& run : runs) {
+          const float* src = tapSource(g_, x_, o, run.kh, run.kw);
+          float* out = d + run.offset * width + w;
+          if (src == nullptr) {
+            for (int64_t c = 0; c < run.length; ++c) out[c * width] = 0.f;
+          } else {
+            src += run.channel;
+            for (int64_t c = 0; c < run.length; ++c) out[c * width] = src[c];
+          }
+        }
+      }
+    }
+  }
+
+ private:
+  ConvGeometry g_;
+  const float* x_;
+};
+
+/** The transposed patch matrix, j = tap and k = output pixel: the A operand of the filter gradient. */
+class PatchColumns final : public Operand {
+ public:
+  PatchColumns(const ConvGeometry& g, const float* x) : g_(g), x_(x) {}
+  void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override {
+    for (int64_t s = 0; s < jn; s += width) {
+      float* d = dst + s * kc;
+      const int64_t w = std::min<int64_t>(width, jn - s);
+      const std::vector<TapRun> runs = tapRuns(g_, j0 + s, w);
+      for (int64_t k = 0; k < kc; ++k) {
+        const PixelOrigin o = originOf(g_, k0 + k);
+        float* out = d + k * width;
+        for (const TapRun& run : runs) {
+          const float* src = tapSource(g_, x_, o, run.kh, run.kw);
+          if (src == nullptr) {
+            std::memset(out + run.offset, 0, static_cast<size_t>(run.length) * sizeof(float));
+          } else {
+            std::memcpy(out + run.offset, src + run.channel, static_cast<size_t>(run.length) * sizeof(float));
+          }
+        }
+        for (int64_t i = w; i < width; ++i) out[i] = 0.f;
+      }
+    }
+  }
+
+ private:
+  ConvGeometry g_;
+  const float* x_;
+};
+
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2 };
+
+void applyBiasAndActivation(float* y, int64_t rows, int64_t channels, const float* bias, int64_t activation) {
+  if (bias == nullptr && activation == kLinear) return;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = y + r * channels;
+    if (bias != nullptr) {
+      for (int64_t c = 0; c < channels; ++c) row[c] += bias[c];
+    }
+    if (activation == kRelu) {
+      for (int64_t c = 0; c < channels; ++c) row[c] = row[c] > 0.f ? row[c] : 0.f;
+    } else if (activation == kRelu6) {
+      for (int64_t c = 0; c < channels; ++c) row[c] = std::min(6.f, std::max(0.f, row[c]));
+    }
+  }
+}
+
+// conv2d(memory, x, filter, y, bias | -1, activation, ...geometry)
+void conv2d(Args& a) {
+  a.memory(0);
+  const ConvGeometry g = ConvGeometry::read(a, 6);
+  const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
+  const float* w = a.floats(2, g.taps() * g.outC);
+  float* y = a.floats(3, g.pixels() * g.outC);
+  const float* bias = a.optionalFloats(4, g.outC);
+  const int64_t activation = a.integer(5);
+  const StridedOperand filter(w, 1, g.outC);
+  if (g.isPointwise()) {
+    gemm(g.pixels(), g.outC, g.taps(), StridedOperand(x, g.inC, 1), filter, y, g.outC, 1, false);
+  } else {
+    gemm(g.pixels(), g.outC, g.taps(), PatchRows(g, x), filter, y, g.outC, 1, false);
+  }
+  applyBiasAndActivation(y, g.pixels(), g.outC, bias, activation);
+}
+
+// conv2dBackpropInput(memory, dy, filter, dx, ...geometry): dx = col2im(dy x filter^T)
+void conv2dBackpropInput(Args& a) {
+  a.memory(0);
+  const ConvGeometry g = ConvGeometry::read(a, 4);
+  const float* dy = a.floats(1, g.pixels() * g.outC);
+  const float* w = a.floats(2, g.taps() * g.outC);
+  float* dx = a.floats(3, g.batch * g.inH * g.inW * g.inC);
+  const StridedOperand filterT(w, g.outC, 1);
+  if (g.isPointwise()) {
+    gemm(g.pixels(), g.inC, g.outC, StridedOperand(dy, g.outC, 1), filterT, dx, g.inC, 1, false);
+    return;
+  }
+  std::memset(dx, 0, static_cast<size_t>(g.batch * g.inH * g.inW * g.inC) * sizeof(float));
+  const int64_t taps = g.taps();
+  // Patch-gradient rows are computed a chunk of pixels at a time (about 1 MB) and scattered into dx.
+  const int64_t chunk = std::max<int64_t>(kMR, std::min<int64_t>(g.pixels(), (1 << 18) / std::max<int64_t>(taps, 1)));
+  std::vector<float> patches(static_cast<size_t>(chunk * taps));
+  for (int64_t p0 = 0; p0 < g.pixels(); p0 += chunk) {
+    const int64_t rows = std::min(chunk, g.pixels() - p0);
+    gemm(rows, taps, g.outC, StridedOperand(dy + p0 * g.outC, g.outC, 1), filterT, patches.data(), taps, 1, false);
+    for (int64_t r = 0; r < rows; ++r) {
+      const PixelOrigin o = originOf(g, p0 + r);
+      const float* row = patches.data() + r * taps;
+      for (int64_t kh = 0; kh < g.filterH; ++kh) {
+        for (int64_t kw = 0; kw < g.filterW; ++kw) {
+          float* target = const_cast<float*>(tapSource(g, dx, o, kh, kw));
+          if (target == nullptr) continue;
+          const float* src = row + (kh * g.filterW + kw) * g.inC;
+          for (int64_t c = 0; c < g.inC; ++c) target[c] += src[c];
+        }
+      }
+    }
+  }
+}
+
+// conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry): dfilter = patches^T x dy
+void conv2dBackpropFilter(Args& a) {
+  a.memory(0);
+  const ConvGeometry g = ConvGeometry::read(a, 4);
+  const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
+  const float* dy = a.floats(2, g.pixels() * g.outC);
+  float* dw = a.floats(3, g.taps() * g.outC);
+  const StridedOperand dyColumns(dy, 1, g.outC);
+  if (g.isPointwise()) {
+    gemm(g.taps(), g.outC, g.pixels(), StridedOperand(x, 1, g.inC), dyColumns, dw, g.outC, 1, false);
+  } else {
+    gemm(g.taps(), g.outC, g.pixels(), PatchColumns(g, x), dyColumns, dw, g.outC, 1, false);
+  }
+}
+
+}  // namespace
+
+void registerConvKernels(napi_env env, napi_value exports) {
+  exportKernel(env, exports, "conv2d", conv2d);
+  exportKernel(env, exports, "conv2dBackpropInput", conv2dBackpropInput);
+  exportKernel(env, exports, "conv2dBackpropFilter", conv2dBackpropFilter);
+}
+
+}  // namespace bdlab

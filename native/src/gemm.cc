@@ -1,0 +1,165 @@
+#include "gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace bdlab {
+namespace {
+
+typedef float Vec __attribute__((vector_size(kVec * sizeof(float))));
+typedef float VecU __attribute__((vector_size(kVec * sizeof(float)), aligned(sizeof(float))));
+
+// Block sizes: a kKC x kNR sliver of B stays in L1 while the micro-kernel runs down a kMC x kKC block of
+// A that stays in L2; kNC bounds the packed B block.
+constexpr int64_t kKC = 256;
+constexpr int64_t kMC = kMR * 16;
+constexpr int64_t kNC = 2048;
+
+/** A growable 64-byte aligned scratch buffer per thread, reused across calls. */
+class Scratch {
+ public:
+  ~Scratch() { std::free(data_); }
+  float* get(size_t floats) {
+    if (floats > capacity_) {
+      std::free(data_);
+      capacity_ = (floats + 15) & ~size_t(15);
+      data_ = static_cast<float*>(std::aligned_alloc(64, capacity_ * sizeof(float)));
+      if (data_ == nullptr) throw std::bad_alloc();
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local Scratch packedA, packedB;
+
+/** acc = A sliver (kc x kMR) x B sliver (kc x kNR), both packed k-major. */
+inline void microKernel(int64_t kc, const float* __restrict a, const float* __restrict b, Vec acc[kMR][2]) {
+  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = Vec{};
+  for (int64_t k = 0; k < kc; ++k) {
+    const Vec b0 = *reinterpret_cast<const Vec*>(b);
+    const Vec b1 = *reinterpret_cast<const Vec*>(b + kVec);
+#pragma GCC unroll 16
+    for (int r = 0; r < kMR; ++r) {
+      const Vec ar = Vec{} + a[r];
+      acc[r][0] += ar * b0;
+      acc[r][1] += ar * b1;
+    }
+    a += kMR;
+    b += kNR;
+  }
+}
+
+inline void storeTile(Vec acc[kMR][2], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add) {
+  if (cs == 1 && rows == kMR && cols == kNR) {
+    for (int r = 0; r < kMR; ++r) {
+      VecU* p0 = reinterpret_cast<VecU*>(c + r * rs);
+      VecU* p1 = reinterpret_cast<VecU*>(c + r * rs + kVec);
+      if (add) {
+        *p0 += acc[r][0];
+        *p1 += acc[r][1];
+      } else {
+        *p0 = acc[r][0];
+        *p1 = acc[r][1];
+      }
+    }
+    return;
+  }
+  alignas(64) float tile[kMR][kNR];
+  for (int r = 0; r < kMR; ++r) {
+    *reinterpret_cast<Vec*>(&tile[r][0]) = acc[r][0];
+    *reinterpret_cast<Vec*>(&tile[r][kVec]) = acc[r][1];
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + r * rs;
+    if (add) {
+      for (int64_t col = 0; col < cols; ++col) row[col * cs] += tile[r][col];
+    } else {
+      for (int64_t col = 0; col < cols; ++col) row[col * cs] = tile[r][col];
+    }
+  }
+}
+
+int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+  float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), kNR) * std::min(K, kKC)));
+  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, kMC), kMR) * std::min(K, kKC)));
+  Vec acc[kMR][2];
+  for (int64_t jc = 0; jc < N; jc += kNC) {
+    const int64_t nc = std::min(kNC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += kKC) {
+      const int64_t kc = std::min(kKC, K - pc);
+      const bool add = accumulate || pc > 0;
+      B.pack(bp, jc, nc, pc, kc, kNR);
+      for (int64_t ic = 0; ic < M; ic += kMC) {
+        const int64_t mc = std::min(kMC, M - ic);
+        A.pack(ap, ic, mc, pc, kc, kMR);
+        for (int64_t jr = 0; jr < nc; jr += kNR) {
+          const float* bs = bp + jr * kc;
+          for (int64_t ir = 0; ir < mc; ir += kMR) {
+            microKernel(kc, ap + ir * kc, bs, acc);
+            storeTile(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(kMR, mc - ir), std::min<int64_t>(kNR, nc - jr), add);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void StridedOperand::pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const {
+  for (int64_t s = 0; s < jn; s += width) {
+    const int64_t w = std::min<int64_t>(width, jn - s);
+    float* d = dst + s * kc;
+    const float* src = data_ + (j0 + s) * js_ + k0 * ks_;
+    if (js_ == 1) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* col = src + k * ks_;
+        float* out = d + k * width;
+        std::memcpy(out, col, static_cast<size_t>(w) * sizeof(float));
+        for (int64_t i = w; i < width; ++i) out[i] = 0.f;
+      }
+    } else {
+      for (int64_t i = 0; i < w; ++i) {
+        const float* row = src + i * js_;
+        if (ks_ == 1) {
+          for (int64_t k = 0; k < kc; ++k) d[k * width + i] = row[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) d[k * width + i] = row[k * ks_];
+        }
+      }
+      for (int64_t i = w; i < width; ++i) {
+        for (int64_t k = 0; k < kc; ++k) d[k * width + i] = 0.f;
+      }
+    }
+  }
+}
+
+void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    if (!accumulate) {
+      for (int64_t m = 0; m < M; ++m) {
+        for (int64_t n = 0; n < N; ++n) c[m * rs + n * cs] = 0.f;
+      }
+    }
+    return;
+  }
+  // The micro-kernel's vector dimension is N. When N is too small to fill it and M is not, computing
+  // C^T = B^T A^T wastes far less of each tile (e.g. 6 output channels over 50,000 pixels).
+  const bool transpose = N < kNR && M > N;
+  if (transpose) {
+    gemmBlocked(N, M, K, B, A, c, cs, rs, accumulate);
+  } else {
+    gemmBlocked(M, N, K, A, B, c, rs, cs, accumulate);
+  }
+}
+
+}  // namespace bdlab

@@ -1,0 +1,50 @@
+// Packed single-precision matrix multiply, C (+)= A x B, in the style of BLIS/GotoBLAS: both operands
+// are copied block by block into contiguous "slivers" that a register-blocked micro-kernel streams
+// through. The operands are abstract so a convolution can pack straight from its input (implicit
+// im2col) instead of materializing the patch matrix.
+#pragma once
+#include <cstdint>
+
+namespace bdlab {
+
+#if defined(__AVX512F__)
+constexpr int kVec = 16;
+constexpr int kMR = 12;  // 12 x 2 accumulators + 2 B vectors + 1 broadcast of 32 zmm registers
+#elif defined(__AVX__)
+constexpr int kVec = 8;
+constexpr int kMR = 6;  // 6 x 2 accumulators of 16 ymm registers
+#else
+constexpr int kVec = 4;
+constexpr int kMR = 6;
+#endif
+constexpr int kNR = 2 * kVec;
+
+/**
+ * One operand of C = A x B, addressed by (j, k): j is its own dimension (rows of A, columns of B) and k
+ * the shared one. pack() writes the block j in [j0, j0 + jn), k in [k0, k0 + kc) as consecutive slivers
+ * of `width` j-values, each laid out k-major ([k][w]), zero-filling j beyond j0 + jn.
+ */
+class Operand {
+ public:
+  virtual ~Operand() = default;
+  virtual void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const = 0;
+};
+
+/** A plain matrix: element (j, k) is at data[j * jStride + k * kStride]. */
+class StridedOperand final : public Operand {
+ public:
+  StridedOperand(const float* data, int64_t jStride, int64_t kStride) : data_(data), js_(jStride), ks_(kStride) {}
+  void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override;
+
+ private:
+  const float* data_;
+  int64_t js_, ks_;
+};
+
+/**
+ * C (+)= A x B with A of M x K and B of K x N; C element (m, n) at c[m * cRowStride + n * cColStride].
+ * `accumulate` adds to C's current contents instead of overwriting them.
+ */
+void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t cRowStride, int64_t cColStride, bool accumulate);
+
+}  // namespace bdlab
