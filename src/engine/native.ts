@@ -29,8 +29,9 @@ export type NativeStatus = { loaded: true; kernels: NativeKernels } | { loaded: 
 
 let status: NativeStatus | undefined;
 
+/** Where the addon is: native/build/Release, or BDLAB_NATIVE_ADDON (a build elsewhere, for development). */
 export function nativeAddonPath(): string {
-  return join(packageRoot(), 'native', 'build', 'Release', 'bdlab_kernels.node');
+  return process.env['BDLAB_NATIVE_ADDON'] || join(packageRoot(), 'native', 'build', 'Release', 'bdlab_kernels.node');
 }
 
 /** Loads the addon once. BDLAB_NATIVE=0 turns it off (e.g. to compare against the pure wasm kernels). */
