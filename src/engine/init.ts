@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendPreference } from './preference.js';
 import { cpuKernels, nativeWasmKernels, wasmKernels } from './kernels/index.js';
 import { loadNativeKernels } from './native.js';
-import { customKernelNames, installKernels, setUpReplacedOriginals } from './registry.js';
+import { customKernelNames, installKernels, nativeKernelNames, setUpReplacedOriginals } from './registry.js';
 
 export interface BackendInfo {
   name: 'tensorflow' | 'wasm' | 'cpu';
@@ -11,6 +11,8 @@ export interface BackendInfo {
   versions: Record<string, string>;
   threads: number;
   customKernels: string[];
+  /** Those of customKernels served by the native addon (native/), empty when it is not built. */
+  nativeKernels: string[];
 }
 
 type BackendName = BackendInfo['name'];
@@ -42,7 +44,7 @@ async function select(preference: BackendPreference): Promise<BackendInfo> {
   for (const name of candidates) {
     try {
       const versions = await activate(name);
-      const info: BackendInfo = { name, preference, versions, threads: await threadCount(name), customKernels: customKernelNames(name) };
+      const info: BackendInfo = { name, preference, versions, threads: await threadCount(name), customKernels: customKernelNames(name), nativeKernels: nativeKernelNames(name) };
       active = { preference, info };
       return info;
     } catch (error) {
@@ -76,7 +78,7 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
     // Native kernels, when the addon was built for this machine, take over the heavy operations.
     const native = loadNativeKernels();
     if (native.loaded) {
-      installKernels(nativeWasmKernels(native.kernels));
+      installKernels(nativeWasmKernels(native.kernels), { native: true });
       versions['bdlab-native'] = native.kernels.isa;
     } else {
       versions['bdlab-native'] = `none (${native.reason})`;

@@ -14,7 +14,8 @@ export async function startEngine(ctx: StageContext): Promise<BackendInfo> {
     throw new StageError((err as Error).message);
   }
   ctx.reportBackend({ name: info.name, versions: info.versions });
-  const kernels = info.customKernels.length ? `, custom kernels: ${info.customKernels.join(', ')}` : '';
+  const native = info.nativeKernels.length ? ` (native ${info.versions['bdlab-native']}: ${info.nativeKernels.join(', ')})` : '';
+  const kernels = info.customKernels.length ? `, custom kernels: ${info.customKernels.join(', ')}${native}` : '';
   ctx.log(`TF.js backend: ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${kernels})`);
   return info;
 }

@@ -5,18 +5,9 @@ import { initEngine } from '../../src/engine/index.js';
 import { useGemm } from '../../src/engine/kernels/conv2d_backprop_filter_wasm.js';
 import { cpuKernels } from '../../src/engine/kernels/index.js';
 import { installKernels } from '../../src/engine/registry.js';
-import { difference, random, runKernel, type HostTensor } from './reference.js';
+import { agrees, random } from './reference.js';
 
 type Pad = 'same' | 'valid' | number[][];
-
-/** Our wasm kernel against TF.js' pristine CPU kernel on the same inputs. */
-function agrees(kernelName: string, inputs: Record<string, HostTensor>, attrs: tf.NamedAttrMap, tolerance = 1e-5, backend: 'wasm' | 'cpu' = 'wasm'): void {
-  const reference = runKernel('cpu', false, kernelName, inputs, attrs);
-  const actual = runKernel(backend, true, kernelName, inputs, attrs);
-  assert.equal(actual.shape, reference.shape, `${kernelName} shape`);
-  const d = difference(reference.values, actual.values);
-  assert.ok(d.rel <= tolerance, `${kernelName} ${JSON.stringify(attrs)}: max abs ${d.maxAbs}, rel ${d.rel} > ${tolerance}`);
-}
 
 const convCases: [number, number, number, number, number, number, number, Pad][] = [
   // batch, height, width, inChannels, outChannels, filter, stride, padding

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { setCustomKernelsEnabled } from '../../src/engine/registry.js';
+import * as assert from 'uvu/assert';
+import { loadNativeKernels } from '../../src/engine/native.js';
+import { setCustomKernelsEnabled, setNativeKernelsEnabled } from '../../src/engine/registry.js';
 
 /** Test helpers: run one kernel on a backend, with bdlab's kernels or TF.js' pristine ones, and compare. */
 
@@ -55,4 +57,25 @@ export function difference(reference: ArrayLike<number>, actual: ArrayLike<numbe
     scale = Math.max(scale, Math.abs(reference[i]!));
   }
   return { maxAbs, rel: maxAbs / (scale || 1) };
+}
+
+/** With the addon built, wasm kernels are checked twice: native ones on, and off (our wasm kernels beneath). */
+const nativeModes = loadNativeKernels().loaded ? [true, false] : [false];
+
+/** Our wasm kernel against TF.js' pristine CPU kernel on the same inputs. */
+export function agrees(kernelName: string, inputs: Record<string, HostTensor>, attrs: tf.NamedAttrMap, tolerance = 1e-5, backend: 'wasm' | 'cpu' = 'wasm'): void {
+  const reference = runKernel('cpu', false, kernelName, inputs, attrs);
+  for (const native of backend === 'wasm' ? nativeModes : [false]) {
+    setNativeKernelsEnabled(native);
+    let actual: HostTensor;
+    try {
+      actual = runKernel(backend, true, kernelName, inputs, attrs);
+    } finally {
+      setNativeKernelsEnabled(true);
+    }
+    const mode = native ? 'native' : backend;
+    assert.equal(actual.shape, reference.shape, `${kernelName} (${mode}) shape`);
+    const d = difference(reference.values, actual.values);
+    assert.ok(d.rel <= tolerance, `${kernelName} (${mode}) ${JSON.stringify(attrs)}: max abs ${d.maxAbs}, rel ${d.rel} > ${tolerance}`);
+  }
 }

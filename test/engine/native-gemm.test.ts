@@ -1,0 +1,93 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as tf from '@tensorflow/tfjs';
+import { initEngine } from '../../src/engine/index.js';
+import { loadNativeKernels } from '../../src/engine/native.js';
+import { agrees, random } from './reference.js';
+
+const native = loadNativeKernels();
+const skip = native.loaded ? '' : `native addon not loaded (${native.reason})`;
+const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
+  if (skip) test(`${name} [skipped: ${skip}]`, () => undefined);
+  else test(name, fn);
+};
+
+type Pad = 'same' | 'valid' | number[][];
+
+test.before(async () => {
+  await initEngine('wasm');
+});
+
+nativeTest('the wasm backend reports the native kernels and the instruction set they were built for', async () => {
+  const info = await initEngine('wasm');
+  for (const name of ['Conv2D', 'FusedConv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'BatchMatMul', '_FusedMatMul']) {
+    assert.ok(info.nativeKernels.includes(name), `${name} in ${info.nativeKernels.join(', ')}`);
+  }
+  assert.match(info.versions['bdlab-native']!, /^(avx512|avx2|avx|generic)$/);
+});
+
+nativeTest('Conv2D matches the CPU reference over strides, paddings, dilations, 1x1 and tiny channel counts', () => {
+  const cases: [number[], number[], number | [number, number], Pad, number | [number, number]][] = [
+    // input, filter, strides, pad, dilations
+    [[2, 7, 9, 3], [3, 3, 3, 5], 1, 'same', 1],
+    [[3, 8, 8, 5], [3, 3, 5, 40], 2, 'same', 1],
+    [[2, 9, 9, 6], [5, 5, 6, 33], 1, 'valid', 1],
+    [[1, 6, 6, 17], [1, 1, 17, 13], 1, 'valid', 1],
+    [[4, 9, 9, 16], [1, 1, 16, 32], 2, 'valid', 1],
+    [[2, 11, 10, 4], [3, 3, 4, 7], 1, 'same', 2],
+    [[2, 9, 9, 3], [3, 2, 3, 6], [2, 1], [[0, 0], [1, 2], [0, 1], [0, 0]], 1],
+    [[64, 12, 12, 3], [5, 5, 3, 6], 1, 'valid', 1],
+  ];
+  for (const [xs, fs, strides, pad, dilations] of cases) {
+    agrees('Conv2D', { x: random(xs), filter: random(fs) }, { strides, pad, dataFormat: 'NHWC', dilations, dimRoundingMode: undefined as unknown as string });
+  }
+});
+
+nativeTest('FusedConv2D adds the bias and applies relu / relu6 natively, and other activations still agree (TF.js fallback)', () => {
+  for (const activation of ['linear', 'relu', 'relu6', 'elu']) {
+    const x = random([3, 8, 8, 4]);
+    const filter = random([3, 3, 4, 12]);
+    const bias = random([12]);
+    // Scale up so relu6 clips somewhere.
+    for (let i = 0; i < x.values.length; i++) x.values[i]! *= 8;
+    agrees('FusedConv2D', { x, filter, bias }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation, leakyreluAlpha: 0.2 });
+  }
+});
+
+nativeTest('BatchMatMul over batches, broadcast batches and transposes, and _FusedMatMul with bias and relu, match the CPU reference', () => {
+  for (const [as, bs, ta, tb] of [
+    [[4, 5, 7], [4, 7, 3], false, false],
+    [[4, 7, 5], [4, 3, 7], true, true],
+    [[1, 5, 7], [6, 7, 3], false, false],
+    [[6, 5, 7], [1, 3, 7], false, true],
+    [[2, 3, 33, 65], [2, 3, 65, 17], false, false],
+    [[1, 64, 400], [1, 400, 120], false, false],
+  ] as [number[], number[], boolean, boolean][]) {
+    agrees('BatchMatMul', { a: random(as), b: random(bs) }, { transposeA: ta, transposeB: tb });
+  }
+  for (const activation of ['linear', 'relu']) {
+    agrees('_FusedMatMul', { a: random([1, 9, 20]), b: random([1, 20, 13]), bias: random([13]) }, { transposeA: false, transposeB: false, activation, leakyreluAlpha: 0.2 });
+  }
+});
+
+nativeTest('native kernels stay correct when allocating their output grows the wasm heap', () => {
+  const heapBytes = (): number => (tf.findBackend('wasm') as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer.byteLength;
+  const before = heapBytes();
+  // A 1x1 convolution to 128 channels: the 4 x 128 x 128 x 128 output alone is 33 MB.
+  agrees('Conv2D', { x: random([4, 128, 128, 8]), filter: random([1, 1, 8, 128]) }, { strides: 1, pad: 'valid', dataFormat: 'NHWC', dilations: 1 });
+  assert.ok(heapBytes() > before, `the heap did not grow (${before} bytes), so this case no longer tests a moved buffer`);
+});
+
+nativeTest('the addon refuses tensors outside the memory it is given, with a message instead of a crash', () => {
+  if (!native.loaded) return;
+  const memory = new Float32Array(16);
+  // y would need 2 x 3 x 3 x 4 floats past byte 32.
+  assert.throws(
+    () => native.kernels.conv2d(memory.buffer, 0, 0, 32, -1, 0, 2, 3, 3, 1, 3, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0),
+    (e: Error) => /lies outside the 64-byte memory/.test(e.message),
+  );
+  assert.throws(() => native.kernels.matmul(memory.buffer, 0, 0, 0, 1, 1, 2, 2, -3, 0, 0, -1, 0), (e: Error) => /sizes must be positive/.test(e.message));
+  assert.throws(() => (native.kernels.conv2d as (...a: unknown[]) => void)('not memory', 0), (e: Error) => /ArrayBuffer or typed array/.test(e.message));
+});
+
+test.run();
