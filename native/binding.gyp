@@ -8,7 +8,8 @@
         "src/conv.cc",
         "src/matmul.cc",
         "src/pointwise.cc",
-        "src/batch_norm.cc"
+        "src/batch_norm.cc",
+        "src/batch_norm_inference.cc"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -30,19 +30,26 @@ struct ConvGeometry {
   }
 };
 
-/** A run of consecutive taps sharing one (kh, kw): `length` channels from `channel`, at position `offset` in the block. */
+/**
+ * A run of consecutive taps starting at (kh, kw, channel), `length` long, at position `offset` in the
+ * block. With dilation 1 along the width, the taps of one filter row are contiguous in the NHWC input
+ * (kw + 1 is the next pixel), so a run covers a whole filter row: 15 floats instead of 3 for a 5x5
+ * filter over RGB, which is what makes packing the first layer's patches cheap.
+ */
 struct TapRun {
   int64_t offset, length, kh, kw, channel;
 };
 
 std::vector<TapRun> tapRuns(const ConvGeometry& g, int64_t first, int64_t count) {
   std::vector<TapRun> runs;
+  const int64_t rowTaps = g.filterW * g.inC;
   int64_t t = first;
   while (t < first + count) {
     const int64_t channel = t % g.inC;
     const int64_t kw = (t / g.inC) % g.filterW;
-    const int64_t kh = t / (g.inC * g.filterW);
-    const int64_t length = std::min(g.inC - channel, first + count - t);
+    const int64_t kh = t / rowTaps;
+    const int64_t limit = g.dilationW == 1 ? (kh + 1) * rowTaps : t - channel + g.inC;
+    const int64_t length = std::min(limit, first + count) - t;
     runs.push_back({t - first, length, kh, kw, channel});
     t += length;
   }
@@ -60,8 +67,48 @@ PixelOrigin originOf(const ConvGeometry& g, int64_t pixel) {
   return {pixel / (g.outW * g.outH), oh * g.strideH - g.padTop, ow * g.strideW - g.padLeft};
 }
 
+inline void copyStrided(float* out, int64_t stride, const float* src, int64_t n) {
+  if (stride == 1) {
+    std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i * stride] = src[i];
+  }
+}
+
+inline void zeroStrided(float* out, int64_t stride, int64_t n) {
+  if (stride == 1) {
+    std::memset(out, 0, static_cast<size_t>(n) * sizeof(float));
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i * stride] = 0.f;
+  }
+}
+
+/** Copies a run of a pixel's patch to out[i * stride], zeros where the receptive field lies in the padding. */
+inline void gatherRun(const ConvGeometry& g, const float* x, const PixelOrigin& o, const TapRun& run, float* out, int64_t stride) {
+  const int64_t ih = o.ih + run.kh * g.dilationH;
+  if (ih < 0 || ih >= g.inH) return zeroStrided(out, stride, run.length);
+  const float* row = x + (o.batch * g.inH + ih) * g.inW * g.inC;
+  const int64_t kwLast = run.kw + (run.channel + run.length - 1) / g.inC;
+  const int64_t iwFirst = o.iw + run.kw * g.dilationW;
+  if (iwFirst >= 0 && o.iw + kwLast * g.dilationW < g.inW) return copyStrided(out, stride, row + iwFirst * g.inC + run.channel, run.length);
+  // Partly in the padding: one filter column at a time.
+  int64_t done = 0, kw = run.kw, channel = run.channel;
+  while (done < run.length) {
+    const int64_t n = std::min(g.inC - channel, run.length - done);
+    const int64_t iw = o.iw + kw * g.dilationW;
+    if (iw < 0 || iw >= g.inW) {
+      zeroStrided(out + done * stride, stride, n);
+    } else {
+      copyStrided(out + done * stride, stride, row + iw * g.inC + channel, n);
+    }
+    done += n;
+    channel = 0;
+    ++kw;
+  }
+}
+
 /** The input's channels at tap (kh, kw) of a pixel's receptive field, or nullptr in the padding. */
-inline const float* tapSource(const ConvGeometry& g, const float* x, const PixelOrigin& o, int64_t kh, int64_t kw) {
+inline float* tapTarget(const ConvGeometry& g, float* x, const PixelOrigin& o, int64_t kh, int64_t kw) {
   const int64_t ih = o.ih + kh * g.dilationH;
   const int64_t iw = o.iw + kw * g.dilationW;
   if (ih < 0 || ih >= g.inH || iw < 0 || iw >= g.inW) return nullptr;
@@ -82,16 +129,7 @@ class PatchRows final : public Operand {
           continue;
         }
         const PixelOrigin o = originOf(g_, j0 + s + w);
-        for (const TapRun& run : runs) {
-          const float* src = tapSource(g_, x_, o, run.kh, run.kw);
-          float* out = d + run.offset * width + w;
-          if (src == nullptr) {
-            for (int64_t c = 0; c < run.length; ++c) out[c * width] = 0.f;
-          } else {
-            src += run.channel;
-            for (int64_t c = 0; c < run.length; ++c) out[c * width] = src[c];
-          }
-        }
+        for (const TapRun& run : runs) gatherRun(g_, x_, o, run, d + run.offset * width + w, width);
       }
     }
   }
@@ -113,14 +151,7 @@ class PatchColumns final : public Operand {
       for (int64_t k = 0; k < kc; ++k) {
         const PixelOrigin o = originOf(g_, k0 + k);
         float* out = d + k * width;
-        for (const TapRun& run : runs) {
-          const float* src = tapSource(g_, x_, o, run.kh, run.kw);
-          if (src == nullptr) {
-            std::memset(out + run.offset, 0, static_cast<size_t>(run.length) * sizeof(float));
-          } else {
-            std::memcpy(out + run.offset, src + run.channel, static_cast<size_t>(run.length) * sizeof(float));
-          }
-        }
+        for (const TapRun& run : runs) gatherRun(g_, x_, o, run, out + run.offset, 1);
         for (int64_t i = w; i < width; ++i) out[i] = 0.f;
       }
     }
@@ -191,7 +222,7 @@ void conv2dBackpropInput(Args& a) {
       const float* row = patches.data() + r * taps;
       for (int64_t kh = 0; kh < g.filterH; ++kh) {
         for (int64_t kw = 0; kw < g.filterW; ++kw) {
-          float* target = const_cast<float*>(tapSource(g, dx, o, kh, kw));
+          float* target = tapTarget(g, dx, o, kh, kw);
           if (target == nullptr) continue;
           const float* src = row + (kh * g.filterW + kw) * g.inC;
           for (int64_t c = 0; c < g.inC; ++c) target[c] += src[c];

@@ -14,7 +14,7 @@ typedef float VecU __attribute__((vector_size(kVec * sizeof(float)), aligned(siz
 // Block sizes: a kKC x kNR sliver of B stays in L1 while the micro-kernel runs down a kMC x kKC block of
 // A that stays in L2; kNC bounds the packed B block.
 constexpr int64_t kKC = 256;
-constexpr int64_t kMC = kMR * 16;
+constexpr int64_t kMC = 192;
 constexpr int64_t kNC = 2048;
 
 /** A growable 64-byte aligned scratch buffer per thread, reused across calls. */
@@ -38,42 +38,40 @@ class Scratch {
 
 thread_local Scratch packedA, packedB;
 
-/** acc = A sliver (kc x kMR) x B sliver (kc x kNR), both packed k-major. */
-inline void microKernel(int64_t kc, const float* __restrict a, const float* __restrict b, Vec acc[kMR][2]) {
-  for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = Vec{};
+/** acc = A sliver (kc x MR) x B sliver (kc x NV vectors), both packed k-major. */
+template <int MR, int NV>
+inline void microKernel(int64_t kc, const float* __restrict a, const float* __restrict b, Vec acc[MR][NV]) {
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < NV; ++v) acc[r][v] = Vec{};
+  }
   for (int64_t k = 0; k < kc; ++k) {
-    const Vec b0 = *reinterpret_cast<const Vec*>(b);
-    const Vec b1 = *reinterpret_cast<const Vec*>(b + kVec);
-#pragma GCC unroll 16
-    for (int r = 0; r < kMR; ++r) {
+    Vec bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = *reinterpret_cast<const Vec*>(b + v * kVec);
+#pragma GCC unroll 24
+    for (int r = 0; r < MR; ++r) {
       const Vec ar = Vec{} + a[r];
-      acc[r][0] += ar * b0;
-      acc[r][1] += ar * b1;
+      for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
     }
-    a += kMR;
-    b += kNR;
+    a += MR;
+    b += NV * kVec;
   }
 }
 
-inline void storeTile(Vec acc[kMR][2], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add) {
-  if (cs == 1 && rows == kMR && cols == kNR) {
-    for (int r = 0; r < kMR; ++r) {
-      VecU* p0 = reinterpret_cast<VecU*>(c + r * rs);
-      VecU* p1 = reinterpret_cast<VecU*>(c + r * rs + kVec);
-      if (add) {
-        *p0 += acc[r][0];
-        *p1 += acc[r][1];
-      } else {
-        *p0 = acc[r][0];
-        *p1 = acc[r][1];
+template <int MR, int NV>
+inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add) {
+  constexpr int NR = NV * kVec;
+  if (cs == 1 && rows == MR && cols == NR) {
+    for (int r = 0; r < MR; ++r) {
+      for (int v = 0; v < NV; ++v) {
+        VecU* p = reinterpret_cast<VecU*>(c + r * rs + v * kVec);
+        *p = add ? *p + acc[r][v] : acc[r][v];
       }
     }
     return;
   }
-  alignas(64) float tile[kMR][kNR];
-  for (int r = 0; r < kMR; ++r) {
-    *reinterpret_cast<Vec*>(&tile[r][0]) = acc[r][0];
-    *reinterpret_cast<Vec*>(&tile[r][kVec]) = acc[r][1];
+  alignas(64) float tile[MR][NR];
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < NV; ++v) *reinterpret_cast<Vec*>(&tile[r][v * kVec]) = acc[r][v];
   }
   for (int64_t r = 0; r < rows; ++r) {
     float* row = c + r * rs;
@@ -87,28 +85,39 @@ inline void storeTile(Vec acc[kMR][2], float* c, int64_t rs, int64_t cs, int64_t
 
 int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+template <int MR, int NV>
 void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
-  float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), kNR) * std::min(K, kKC)));
-  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, kMC), kMR) * std::min(K, kKC)));
-  Vec acc[kMR][2];
+  constexpr int NR = NV * kVec;
+  constexpr int64_t MC = MR * (kMC / MR);
+  float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), NR) * std::min(K, kKC)));
+  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, MC), MR) * std::min(K, kKC)));
+  Vec acc[MR][NV];
   for (int64_t jc = 0; jc < N; jc += kNC) {
     const int64_t nc = std::min(kNC, N - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       const bool add = accumulate || pc > 0;
-      B.pack(bp, jc, nc, pc, kc, kNR);
-      for (int64_t ic = 0; ic < M; ic += kMC) {
-        const int64_t mc = std::min(kMC, M - ic);
-        A.pack(ap, ic, mc, pc, kc, kMR);
-        for (int64_t jr = 0; jr < nc; jr += kNR) {
+      B.pack(bp, jc, nc, pc, kc, NR);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        A.pack(ap, ic, mc, pc, kc, MR);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
           const float* bs = bp + jr * kc;
-          for (int64_t ir = 0; ir < mc; ir += kMR) {
-            microKernel(kc, ap + ir * kc, bs, acc);
-            storeTile(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(kMR, mc - ir), std::min<int64_t>(kNR, nc - jr), add);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            microKernel<MR, NV>(kc, ap + ir * kc, bs, acc);
+            storeTile<MR, NV>(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), add);
           }
         }
       }
     }
+  }
+}
+
+void gemmOriented(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+  if (N <= kVec) {
+    gemmBlocked<kMRNarrow, 1>(M, N, K, A, B, c, rs, cs, accumulate);
+  } else {
+    gemmBlocked<kMR, 2>(M, N, K, A, B, c, rs, cs, accumulate);
   }
 }
 
@@ -152,13 +161,11 @@ void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, f
     }
     return;
   }
-  // The micro-kernel's vector dimension is N. When N is too small to fill it and M is not, computing
-  // C^T = B^T A^T wastes far less of each tile (e.g. 6 output channels over 50,000 pixels).
-  const bool transpose = N < kNR && M > N;
-  if (transpose) {
-    gemmBlocked(N, M, K, B, A, c, cs, rs, accumulate);
+  // The micro-kernel stores rows of C as vectors; a C contiguous along M is computed as C^T = B^T A^T.
+  if (cs != 1 && rs == 1) {
+    gemmOriented(N, M, K, B, A, c, cs, rs, accumulate);
   } else {
-    gemmBlocked(M, N, K, A, B, c, rs, cs, accumulate);
+    gemmOriented(M, N, K, A, B, c, rs, cs, accumulate);
   }
 }
 

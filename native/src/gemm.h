@@ -7,15 +7,20 @@
 
 namespace bdlab {
 
+// Micro-kernel tiles: kMR rows x 2 vectors, or kMRNarrow rows x 1 vector for matrices at most one vector
+// wide (16 output channels and fewer), so narrow layers neither waste half of each tile nor need C^T.
 #if defined(__AVX512F__)
 constexpr int kVec = 16;
-constexpr int kMR = 12;  // 12 x 2 accumulators + 2 B vectors + 1 broadcast of 32 zmm registers
+constexpr int kMR = 12;        // 24 accumulators + 2 B vectors + 1 broadcast of 32 zmm registers
+constexpr int kMRNarrow = 24;  // 24 accumulators + 1 + 1
 #elif defined(__AVX__)
 constexpr int kVec = 8;
-constexpr int kMR = 6;  // 6 x 2 accumulators of 16 ymm registers
+constexpr int kMR = 6;  // 12 accumulators of 16 ymm registers
+constexpr int kMRNarrow = 12;
 #else
 constexpr int kVec = 4;
 constexpr int kMR = 6;
+constexpr int kMRNarrow = 12;
 #endif
 constexpr int kNR = 2 * kVec;
 

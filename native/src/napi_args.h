@@ -89,5 +89,6 @@ void registerConvKernels(napi_env env, napi_value exports);
 void registerMatMulKernels(napi_env env, napi_value exports);
 void registerPointwiseKernels(napi_env env, napi_value exports);
 void registerBatchNormKernels(napi_env env, napi_value exports);
+void registerBatchNormInferenceKernels(napi_env env, napi_value exports);
 
 }  // namespace bdlab

@@ -1,8 +1,289 @@
-// Element-wise, broadcast and reduction kernels (owned by the pointwise work; see src/engine/kernels/pointwise_native.ts).
+// Element-wise, broadcast and reduction kernels (see src/engine/kernels/pointwise_native.ts). In
+// training these run on every batch-norm and bias gradient and every optimizer update; they are memory
+// bound, so the loops are written for the compiler to vectorize and read each input once.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
 #include "napi_args.h"
 
-namespace bdlab {
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
-void registerPointwiseKernels(napi_env, napi_value) {}
+namespace bdlab {
+namespace {
+
+int64_t checkedCount(int64_t a, int64_t b) {
+  if (a < 0 || b < 0) throw std::invalid_argument("sizes must not be negative");
+  if (b != 0 && a > std::numeric_limits<int64_t>::max() / 4 / b) throw std::invalid_argument("size overflow");
+  return a * b;
+}
+
+// Rows summed in float32 before being folded into the float64 total: short enough that the float32
+// partial sums stay exact to about 1e-6 (TF.js' CPU kernels accumulate in float64 and tests compare
+// against them), long enough that the float64 adds cost nothing next to the loads.
+constexpr int64_t kBlockRows = 32;
+constexpr int kLanes = 16;
+
+/** Sum of n contiguous floats: lane-wise float32 partials over short blocks, totalled in float64. */
+double sumContiguous(const float* __restrict x, int64_t n) {
+  double total = 0;
+  int64_t i = 0;
+  constexpr int64_t kBlock = kLanes * kBlockRows;
+  for (; i + kBlock <= n; i += kBlock) {
+    float lanes[kLanes] = {};
+    for (int64_t j = 0; j < kBlock; j += kLanes) {
+      for (int l = 0; l < kLanes; ++l) lanes[l] += x[i + j + l];
+    }
+    double block = 0;
+    for (int l = 0; l < kLanes; ++l) block += lanes[l];
+    total += block;
+  }
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+/** out[c] = scale * sum over r of x[r * cols + c]. */
+void sumRows(const float* __restrict x, int64_t rows, int64_t cols, float* __restrict out, double scale, std::vector<float>& partial,
+             std::vector<double>& total) {
+  partial.assign(static_cast<size_t>(cols), 0.f);
+  total.assign(static_cast<size_t>(cols), 0.0);
+  float* __restrict p = partial.data();
+  double* __restrict t = total.data();
+  for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
+    const int64_t r1 = std::min(rows, r0 + kBlockRows);
+    const float* row = x + r0 * cols;
+    for (int64_t c = 0; c < cols; ++c) p[c] = row[c];
+    for (int64_t r = r0 + 1; r < r1; ++r) {
+      row = x + r * cols;
+      for (int64_t c = 0; c < cols; ++c) p[c] += row[c];
+    }
+    for (int64_t c = 0; c < cols; ++c) t[c] += p[c];
+  }
+  for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<float>(t[c] * scale);
+}
+
+// reduceSum(memory, x, out, outer, rows, cols, scale): x viewed as [outer, rows, cols],
+// out[o][c] = scale * sum over r of x[o][r][c] (scale 1 for Sum, 1/rows for Mean).
+void reduceSum(Args& a) {
+  a.memory(0);
+  const int64_t outer = a.integer(3), rows = a.integer(4), cols = a.integer(5);
+  const double scale = a.number(6);
+  const float* x = a.floats(1, checkedCount(checkedCount(outer, rows), cols));
+  float* out = a.floats(2, checkedCount(outer, cols));
+  if (cols == 1) {
+    for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<float>(sumContiguous(x + o * rows, rows) * scale);
+    return;
+  }
+  std::vector<float> partial;
+  std::vector<double> total;
+  for (int64_t o = 0; o < outer; ++o) sumRows(x + o * rows * cols, rows, cols, out + o * cols, scale, partial, total);
+}
+
+enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
+
+template <int Op>
+inline float apply(float x, float y) {
+  if constexpr (Op == kAdd) return x + y;
+  if constexpr (Op == kSub) return x - y;
+  if constexpr (Op == kMul) return x * y;
+  return x / y;
+}
+
+/**
+ * y[o][i] = a[o * aOuter + i * SA] op b[o * bOuter + i * SB]. Inner strides are template constants (1:
+ * the operand varies along the row, 0: it is constant along it) so each combination compiles to its own
+ * vectorized loop, with the broadcast operand hoisted into a register or reused from cache.
+ */
+template <int Op, int SA, int SB>
+void binaryLoop(const float* __restrict a, const float* __restrict b, float* __restrict y, int64_t outer, int64_t inner, int64_t aOuter,
+                int64_t bOuter) {
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* __restrict pa = a + o * aOuter;
+    const float* __restrict pb = b + o * bOuter;
+    float* __restrict py = y + o * inner;
+    for (int64_t i = 0; i < inner; ++i) py[i] = apply<Op>(pa[i * SA], pb[i * SB]);
+  }
+}
+
+template <int Op>
+void binaryDispatch(int sa, int sb, const float* a, const float* b, float* y, int64_t outer, int64_t inner, int64_t aOuter, int64_t bOuter) {
+  if (sa == 1 && sb == 1) return binaryLoop<Op, 1, 1>(a, b, y, outer, inner, aOuter, bOuter);
+  if (sa == 1 && sb == 0) return binaryLoop<Op, 1, 0>(a, b, y, outer, inner, aOuter, bOuter);
+  if (sa == 0 && sb == 1) return binaryLoop<Op, 0, 1>(a, b, y, outer, inner, aOuter, bOuter);
+  return binaryLoop<Op, 0, 0>(a, b, y, outer, inner, aOuter, bOuter);
+}
+
+/** How many floats an operand read with these strides spans. */
+int64_t spanOf(int64_t outer, int64_t inner, int64_t outerStride, int64_t innerStride) {
+  if (outer == 0 || inner == 0) return 0;
+  return (outer - 1) * outerStride + (inner - 1) * innerStride + 1;
+}
+
+// A short per-channel row (e.g. 16 channels) makes the inner loop mostly loop overhead; repeating the
+// broadcast row this many times lets one inner loop cover several output rows.
+constexpr int64_t kMinInner = 256;
+
+// binary(memory, op, a, b, y, outer, inner, aOuterStride, aInnerStride, bOuterStride, bInnerStride):
+// y viewed as [outer, inner]; inner strides must be 0 or 1.
+void binary(Args& a) {
+  a.memory(0);
+  const int64_t op = a.integer(1);
+  int64_t outer = a.integer(5), inner = a.integer(6);
+  int64_t aOuter = a.integer(7), bOuter = a.integer(9);
+  const int64_t aInner = a.integer(8), bInner = a.integer(10);
+  if (op < kAdd || op > kDiv) throw std::invalid_argument("unknown binary operation");
+  if ((aInner != 0 && aInner != 1) || (bInner != 0 && bInner != 1) || aOuter < 0 || bOuter < 0) throw std::invalid_argument("bad strides");
+  const float* pa = a.floats(2, spanOf(outer, inner, aOuter, aInner));
+  const float* pb = a.floats(3, spanOf(outer, inner, bOuter, bInner));
+  float* py = a.floats(4, checkedCount(outer, inner));
+
+  // Per-channel broadcast with short rows: fold k rows into one by tiling the broadcast row.
+  std::vector<float> tiled;
+  int64_t head = 0;  // rows handled by the folded loop
+  const bool aRow = aOuter == 0 && aInner == 1, bRow = bOuter == 0 && bInner == 1;
+  const bool aFull = aOuter == inner && aInner == 1, bFull = bOuter == inner && bInner == 1;
+  if (((aRow && bFull) || (bRow && aFull)) && inner > 0 && inner < kMinInner && outer > 1) {
+    const int64_t k = std::min(outer, (kMinInner + inner - 1) / inner);
+    const float* row = aRow ? pa : pb;
+    tiled.resize(static_cast<size_t>(k * inner));
+    for (int64_t j = 0; j < k; ++j) std::memcpy(tiled.data() + j * inner, row, static_cast<size_t>(inner) * sizeof(float));
+    head = outer / k * k;
+    const float* ta = aRow ? tiled.data() : pa;
+    const float* tb = bRow ? tiled.data() : pb;
+    const int64_t fa = aRow ? 0 : aOuter * k, fb = bRow ? 0 : bOuter * k;
+    switch (op) {
+      case kAdd: binaryDispatch<kAdd>(1, 1, ta, tb, py, head / k, k * inner, fa, fb); break;
+      case kSub: binaryDispatch<kSub>(1, 1, ta, tb, py, head / k, k * inner, fa, fb); break;
+      case kMul: binaryDispatch<kMul>(1, 1, ta, tb, py, head / k, k * inner, fa, fb); break;
+      default: binaryDispatch<kDiv>(1, 1, ta, tb, py, head / k, k * inner, fa, fb); break;
+    }
+  }
+  pa += head * aOuter;
+  pb += head * bOuter;
+  py += head * inner;
+  outer -= head;
+  const int sa = static_cast<int>(aInner), sb = static_cast<int>(bInner);
+  switch (op) {
+    case kAdd: binaryDispatch<kAdd>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
+    case kSub: binaryDispatch<kSub>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
+    case kMul: binaryDispatch<kMul>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
+    default: binaryDispatch<kDiv>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
+  }
+}
+
+#if defined(__AVX512F__)
+/**
+ * One pooling window, all channels: 16 channels per step, the tail under a mask (so short channel
+ * counts such as LeNet's 6 neither fall back to scalar code nor read past the tensor). The running
+ * maximum and its tap stay in registers; dx is read and written only where a tap won.
+ */
+void poolWindowGrad(const float* xb, float* dxb, const float* dy, const std::vector<int64_t>& taps, int64_t C, float*, int32_t*) {
+  for (int64_t c0 = 0; c0 < C; c0 += 16) {
+    const int64_t n = std::min<int64_t>(16, C - c0);
+    const __mmask16 m = n == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1);
+    __m512 best = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    __m512i arg = _mm512_set1_epi32(-1);
+    for (size_t t = 0; t < taps.size(); ++t) {
+      const __m512 v = _mm512_maskz_loadu_ps(m, xb + taps[t] + c0);
+      const __mmask16 greater = _mm512_mask_cmp_ps_mask(m, v, best, _CMP_GT_OQ);  // ordered: NaN never wins
+      best = _mm512_mask_mov_ps(best, greater, v);
+      arg = _mm512_mask_mov_epi32(arg, greater, _mm512_set1_epi32(static_cast<int32_t>(t)));
+    }
+    const __m512 g = _mm512_maskz_loadu_ps(m, dy + c0);
+    for (size_t t = 0; t < taps.size(); ++t) {
+      const __mmask16 won = _mm512_cmpeq_epi32_mask(arg, _mm512_set1_epi32(static_cast<int32_t>(t)));
+      if (won == 0) continue;
+      float* d = dxb + taps[t] + c0;
+      _mm512_mask_storeu_ps(d, won, _mm512_add_ps(_mm512_maskz_loadu_ps(won, d), g));
+    }
+  }
+}
+#else
+void poolWindowGrad(const float* xb, float* dxb, const float* __restrict g0, const std::vector<int64_t>& taps, int64_t C, float* __restrict best,
+                    int32_t* __restrict arg) {
+  for (int64_t c = 0; c < C; ++c) {
+    best[c] = -std::numeric_limits<float>::infinity();
+    arg[c] = -1;
+  }
+  for (size_t t = 0; t < taps.size(); ++t) {
+    const float* __restrict v = xb + taps[t];
+    const int32_t tap = static_cast<int32_t>(t);
+    for (int64_t c = 0; c < C; ++c) {
+      const bool greater = v[c] > best[c];
+      best[c] = greater ? v[c] : best[c];
+      arg[c] = greater ? tap : arg[c];
+    }
+  }
+  // Adding 0 where a tap is not the maximum keeps the loop branch-free; it leaves dx unchanged
+  // (dx starts at +0, and +0 + +0 is +0).
+  for (size_t t = 0; t < taps.size(); ++t) {
+    float* __restrict d = dxb + taps[t];
+    const int32_t tap = static_cast<int32_t>(t);
+    for (int64_t c = 0; c < C; ++c) d[c] += arg[c] == tap ? g0[c] : 0.f;
+  }
+}
+#endif
+
+// maxPoolGrad(memory, x, dy, dx, batch, inH, inW, channels, outH, outW, strideH, strideW, dilationH,
+// dilationW, effectiveFilterH, effectiveFilterW, padTop, padLeft): each dy value goes to the first
+// maximum of its window in row-major order (strict '>', as TF.js' CPU kernel: ties after ReLU are
+// common, and NaN never wins), all channels of a pixel at once.
+void maxPoolGrad(Args& a) {
+  a.memory(0);
+  int64_t g[14];
+  for (int i = 0; i < 14; ++i) {
+    g[i] = a.integer(4 + static_cast<size_t>(i));
+    if (g[i] < 0) throw std::invalid_argument("pooling geometry must not be negative");
+  }
+  const int64_t batch = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], strideH = g[6], strideW = g[7];
+  const int64_t dilationH = g[8], dilationW = g[9], filterH = g[10], filterW = g[11], top = g[12], left = g[13];
+  if (strideH == 0 || strideW == 0 || dilationH == 0 || dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+  const int64_t inSize = checkedCount(checkedCount(batch, inH), checkedCount(inW, C));
+  const float* x = a.floats(1, inSize);
+  const float* dy = a.floats(2, checkedCount(checkedCount(batch, outH), checkedCount(outW, C)));
+  float* dx = a.floats(3, inSize);
+  std::memset(dx, 0, static_cast<size_t>(inSize) * sizeof(float));
+  if (C == 0) return;
+
+  std::vector<float> bestBuffer(static_cast<size_t>(C));
+  std::vector<int32_t> argBuffer(static_cast<size_t>(C));
+  std::vector<int64_t> taps;  // offsets of the window's in-image taps from the image origin, in scan order
+  float* __restrict best = bestBuffer.data();
+  int32_t* __restrict arg = argBuffer.data();
+  const int64_t rowStride = inW * C;
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* xb = x + b * inH * rowStride;
+    float* dxb = dx + b * inH * rowStride;
+    for (int64_t oh = 0; oh < outH; ++oh) {
+      const int64_t h0 = oh * strideH - top;
+      const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
+      const int64_t fh1 = std::min(filterH, inH - h0);
+      for (int64_t ow = 0; ow < outW; ++ow) {
+        const int64_t w0 = ow * strideW - left;
+        const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
+        const int64_t fw1 = std::min(filterW, inW - w0);
+        taps.clear();
+        for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
+          for (int64_t fw = fw0; fw < fw1; fw += dilationW) taps.push_back((h0 + fh) * rowStride + (w0 + fw) * C);
+        }
+        const float* __restrict g0 = dy + ((b * outH + oh) * outW + ow) * C;
+        if (taps.empty()) continue;
+        poolWindowGrad(xb, dxb, g0, taps, C, best, arg);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void registerPointwiseKernels(napi_env env, napi_value exports) {
+  exportKernel(env, exports, "reduceSum", reduceSum);
+  exportKernel(env, exports, "binary", binary);
+  exportKernel(env, exports, "maxPoolGrad", maxPoolGrad);
+}
 
 }  // namespace bdlab

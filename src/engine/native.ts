@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../common/paths.js';
+import type { NativeBatchNormInferenceKernels } from './kernels/batch_norm_inference_native.js';
 import type { NativeBatchNormKernels } from './kernels/batch_norm_native.js';
 import type { NativePointwiseKernels } from './kernels/pointwise_native.js';
 
@@ -12,7 +13,7 @@ import type { NativePointwiseKernels } from './kernels/pointwise_native.js';
  * The addon checks every tensor against the buffer's length and throws instead of touching memory
  * outside it.
  */
-export type NativeKernels = NativeGemmKernels & NativePointwiseKernels & NativeBatchNormKernels;
+export type NativeKernels = NativeGemmKernels & NativePointwiseKernels & NativeBatchNormKernels & NativeBatchNormInferenceKernels;
 
 /** Convolutions and matrix multiplies (native/src/conv.cc, matmul.cc). */
 export interface NativeGemmKernels {

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { NativeKernels } from '../native.js';
 import { batchMatMulNative } from './batch_mat_mul_native.js';
+import { batchNormInferenceNative } from './batch_norm_inference_native.js';
 import { batchNormNative } from './batch_norm_native.js';
 import { pointwiseNative } from './pointwise_native.js';
 import { conv2DNative } from './conv2d_native.js';
@@ -35,5 +36,5 @@ export const cpuKernels: readonly tf.KernelConfig[] = [conv2DBackpropFilterCpu, 
 
 /** Kernels backed by the native addon, registered over the wasm ones when it loads. */
 export function nativeWasmKernels(native: NativeKernels): tf.KernelConfig[] {
-  return [...conv2DNative(native), ...batchMatMulNative(native), ...pointwiseNative(native), ...batchNormNative(native)];
+  return [...conv2DNative(native), ...batchMatMulNative(native), ...pointwiseNative(native), ...batchNormNative(native), ...batchNormInferenceNative(native)];
 }

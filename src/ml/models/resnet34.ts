@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from './batch-norm.js';
 import { type ArchitectureOptions, SeededInit, classifierHead, scaled } from './layers-util.js';
 
 /**
@@ -26,7 +27,7 @@ const STAGES: { blocks: number; channels: number; stride: number }[] = [
 
 function convBn(x: tf.SymbolicTensor, filters: number, kernelSize: number, strides: number, name: string, bnName: string, init: SeededInit): tf.SymbolicTensor {
   const conv = tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, kernelInitializer: init.he(), name }).apply(x) as tf.SymbolicTensor;
-  return tf.layers.batchNormalization({ axis: -1, name: bnName }).apply(conv) as tf.SymbolicTensor;
+  return batchNormalization({ axis: -1, name: bnName }).apply(conv) as tf.SymbolicTensor;
 }
 
 function basicBlock(x: tf.SymbolicTensor, inChannels: number, channels: number, stride: number, prefix: string, init: SeededInit): tf.SymbolicTensor {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormalization } from './batch-norm.js';
 import { type ArchitectureOptions, SeededInit, classifierHead, scaled } from './layers-util.js';
 
 /**
@@ -29,7 +30,7 @@ export function buildVgg16(opts: ArchitectureOptions): tf.LayersModel {
     convs.forEach((channels, c) => {
       const i = c + 1;
       x = tf.layers.conv2d({ filters: scaled(channels, opts.width), kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init.he(), name: `${block}_conv${i}` }).apply(x) as tf.SymbolicTensor;
-      x = tf.layers.batchNormalization({ axis: -1, name: `${block}_bn${i}` }).apply(x) as tf.SymbolicTensor;
+      x = batchNormalization({ axis: -1, name: `${block}_bn${i}` }).apply(x) as tf.SymbolicTensor;
       x = tf.layers.reLU({ name: `${block}_relu${i}` }).apply(x) as tf.SymbolicTensor;
     });
     x = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${block}_pool` }).apply(x) as tf.SymbolicTensor;
