@@ -20,7 +20,13 @@ import { packageRoot } from '../src/common/paths.js';
 const BATCH = 64;
 /** resnet34 and vgg16 at full width take seconds per step here; the ratio to PyTorch is width-independent enough. */
 const WIDTH: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.25, vgg16: 0.25 };
-const STEPS: Record<ModelName, number> = { lenet5: 10, cnn: 3, resnet34: 2, vgg16: 2 };
+const STEPS: Record<ModelName, number> = { lenet5: 10, cnn: 2, resnet34: 2, vgg16: 3 };
+/**
+ * Each rate is the median of this many windows of STEPS steps, on both sides: single windows of a
+ * couple of steps varied by up to 3x between runs on this shared machine (PyTorch's ResNet34 training
+ * measured 72 to 236 images/s).
+ */
+const WINDOWS = 5;
 /** Targets at equal thread counts (GitHub issue #3). */
 const TRAIN_TARGET: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.6, vgg16: 0.6 };
 const INFER_TARGET = 1;
@@ -45,11 +51,22 @@ export interface EngineBenchOptions {
 }
 
 function rate(images: number, fn: () => void): Rate {
-  const cpu0 = process.cpuUsage();
-  const wall0 = performance.now();
-  fn();
-  const cpu = process.cpuUsage(cpu0);
-  return { cpu: images / ((cpu.user + cpu.system) / 1e6), wall: images / ((performance.now() - wall0) / 1000) };
+  const cpu: number[] = [];
+  const wall: number[] = [];
+  for (let w = 0; w < WINDOWS; w++) {
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    fn();
+    const used = process.cpuUsage(cpu0);
+    cpu.push(images / ((used.user + used.system) / 1e6));
+    wall.push(images / ((performance.now() - wall0) / 1000));
+  }
+  return { cpu: median(cpu), wall: median(wall) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 function trainingStep(model: tf.LayersModel): { step: () => void; dispose: () => void } {
@@ -101,7 +118,7 @@ function torchAvailable(): boolean {
 }
 
 function runTorch(models: ModelName[], threads: number): Map<ModelName, TorchResult> {
-  const config = { models, width: WIDTH, batch: BATCH, steps: STEPS, threads };
+  const config = { models, width: WIDTH, batch: BATCH, steps: STEPS, windows: WINDOWS, threads };
   const child = spawnSync(PYTHON, [join(packageRoot(), 'bench', 'torch_models.py'), JSON.stringify(config)], { encoding: 'utf8', timeout: 600_000 });
   if (child.status !== 0) throw new Error(`bench/torch_models.py failed: ${child.stderr.trim().split('\n').pop() ?? ''}`);
   const parsed = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { results: TorchResult[] };
@@ -114,7 +131,7 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
   const models = options.models ?? (['lenet5', 'cnn', 'resnet34', 'vgg16'] as ModelName[]);
   const backends = options.backends ?? (['node', 'wasm', 'cpu'] as BackendPreference[]);
   const out = (line: string): void => { process.stdout.write(line + '\n'); };
-  out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; rates in images per CPU-second (wall in brackets)`);
+  out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; rates in images per CPU-second (wall in brackets), median of ${WINDOWS} windows`);
 
   const results: Measurement[] = [];
   for (const preference of backends) {

@@ -1,7 +1,7 @@
 """PyTorch twins of bdlab's models, for bench/engine.ts only (never used by the runner).
 
 Usage: python3 bench/torch_models.py '<json>' with keys models, width (per model), batch, steps,
-threads. Prints one JSON line: {"torch": version, "threads": n, "results": [{model, width, train: {cpu, wall},
+threads, windows. Prints one JSON line: {"torch": version, "threads": n, "results": [{model, width, train: {cpu, wall},
 infer: {cpu, wall}}]} in images per second, per CPU-second of this process (time.process_time) and per
 wall-clock second. The CPU-time rate is what bench/engine.ts compares at one thread: it is far less
 disturbed than wall time by other processes sharing the machine's cores.
@@ -72,7 +72,7 @@ def resnet34(w, classes=10):
 BUILDERS = {"cnn": cnn, "lenet5": lenet5, "vgg16": vgg16, "resnet34": resnet34}
 
 
-def measure(name, width, batch, steps):
+def measure(name, width, batch, steps, windows):
     model = BUILDERS[name](width)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.rand(batch, 3, 32, 32)
@@ -85,11 +85,16 @@ def measure(name, width, batch, steps):
         opt.step()
 
     def rate(fn):
+        # Median of several windows, as bench/engine.ts does for bdlab.
         fn()
-        cpu, wall = time.process_time(), time.perf_counter()
-        for _ in range(steps):
-            fn()
-        return batch * steps / (time.process_time() - cpu), batch * steps / (time.perf_counter() - wall)
+        cpu_rates, wall_rates = [], []
+        for _ in range(windows):
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(steps):
+                fn()
+            cpu_rates.append(batch * steps / (time.process_time() - cpu))
+            wall_rates.append(batch * steps / (time.perf_counter() - wall))
+        return sorted(cpu_rates)[windows // 2], sorted(wall_rates)[windows // 2]
 
     model.train()
     train_cpu, train_wall = rate(step)
@@ -104,7 +109,7 @@ def main():
     cfg = json.loads(sys.argv[1])
     torch.set_num_threads(int(cfg.get("threads", 1)))
     torch.manual_seed(0)
-    results = [measure(m, float(cfg["width"].get(m, 1)), int(cfg["batch"]), int(cfg["steps"].get(m, 3)))
+    results = [measure(m, float(cfg["width"].get(m, 1)), int(cfg["batch"]), int(cfg["steps"].get(m, 3)), int(cfg.get("windows", 1)))
                for m in cfg["models"]]
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}))
 

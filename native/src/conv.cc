@@ -37,7 +37,7 @@ struct ConvGeometry {
  * filter over RGB, which is what makes packing the first layer's patches cheap.
  */
 struct TapRun {
-  int64_t offset, length, kh, kw, channel;
+  int64_t offset, length, kh, kw, channel, kwLast;
 };
 
 std::vector<TapRun> tapRuns(const ConvGeometry& g, int64_t first, int64_t count) {
@@ -50,7 +50,7 @@ std::vector<TapRun> tapRuns(const ConvGeometry& g, int64_t first, int64_t count)
     const int64_t kh = t / rowTaps;
     const int64_t limit = g.dilationW == 1 ? (kh + 1) * rowTaps : t - channel + g.inC;
     const int64_t length = std::min(limit, first + count) - t;
-    runs.push_back({t - first, length, kh, kw, channel});
+    runs.push_back({t - first, length, kh, kw, channel, kw + (channel + length - 1) / g.inC});
     t += length;
   }
   return runs;
@@ -67,9 +67,33 @@ PixelOrigin originOf(const ConvGeometry& g, int64_t pixel) {
   return {pixel / (g.outW * g.outH), oh * g.strideH - g.padTop, ow * g.strideW - g.padLeft};
 }
 
+/** Walks output pixels in order without a division per pixel. */
+class PixelCursor {
+ public:
+  PixelCursor(const ConvGeometry& g, int64_t pixel) : g_(g), origin_(originOf(g, pixel)), ow_(pixel % g.outW), oh_((pixel / g.outW) % g.outH) {}
+  const PixelOrigin& origin() const { return origin_; }
+  void next() {
+    origin_.iw += g_.strideW;
+    if (++ow_ < g_.outW) return;
+    ow_ = 0;
+    origin_.iw = -g_.padLeft;
+    origin_.ih += g_.strideH;
+    if (++oh_ < g_.outH) return;
+    oh_ = 0;
+    origin_.ih = -g_.padTop;
+    ++origin_.batch;
+  }
+
+ private:
+  const ConvGeometry& g_;
+  PixelOrigin origin_;
+  int64_t ow_, oh_;
+};
+
+// Runs are short (a filter row: 15 floats for 5x5 RGB), where an inline loop beats a memcpy call.
 inline void copyStrided(float* out, int64_t stride, const float* src, int64_t n) {
   if (stride == 1) {
-    std::memcpy(out, src, static_cast<size_t>(n) * sizeof(float));
+    for (int64_t i = 0; i < n; ++i) out[i] = src[i];
   } else {
     for (int64_t i = 0; i < n; ++i) out[i * stride] = src[i];
   }
@@ -77,7 +101,7 @@ inline void copyStrided(float* out, int64_t stride, const float* src, int64_t n)
 
 inline void zeroStrided(float* out, int64_t stride, int64_t n) {
   if (stride == 1) {
-    std::memset(out, 0, static_cast<size_t>(n) * sizeof(float));
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.f;
   } else {
     for (int64_t i = 0; i < n; ++i) out[i * stride] = 0.f;
   }
@@ -88,9 +112,8 @@ inline void gatherRun(const ConvGeometry& g, const float* x, const PixelOrigin& 
   const int64_t ih = o.ih + run.kh * g.dilationH;
   if (ih < 0 || ih >= g.inH) return zeroStrided(out, stride, run.length);
   const float* row = x + (o.batch * g.inH + ih) * g.inW * g.inC;
-  const int64_t kwLast = run.kw + (run.channel + run.length - 1) / g.inC;
   const int64_t iwFirst = o.iw + run.kw * g.dilationW;
-  if (iwFirst >= 0 && o.iw + kwLast * g.dilationW < g.inW) return copyStrided(out, stride, row + iwFirst * g.inC + run.channel, run.length);
+  if (iwFirst >= 0 && o.iw + run.kwLast * g.dilationW < g.inW) return copyStrided(out, stride, row + iwFirst * g.inC + run.channel, run.length);
   // Partly in the padding: one filter column at a time.
   int64_t done = 0, kw = run.kw, channel = run.channel;
   while (done < run.length) {
@@ -119,17 +142,25 @@ inline float* tapTarget(const ConvGeometry& g, float* x, const PixelOrigin& o, i
 class PatchRows final : public Operand {
  public:
   PatchRows(const ConvGeometry& g, const float* x) : g_(g), x_(x) {}
+  void packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc) const override {
+    const std::vector<TapRun> runs = tapRuns(g_, k0, kc);
+    PixelCursor cursor(g_, j0);
+    for (int64_t j = 0; j < jn; ++j, cursor.next()) {
+      float* out = dst + j * kRowStride;
+      for (const TapRun& run : runs) gatherRun(g_, x_, cursor.origin(), run, out + run.offset, 1);
+    }
+  }
   void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override {
     const std::vector<TapRun> runs = tapRuns(g_, k0, kc);
     for (int64_t s = 0; s < jn; s += width) {
       float* d = dst + s * kc;
-      for (int64_t w = 0; w < width; ++w) {
+      PixelCursor cursor(g_, j0 + s);
+      for (int64_t w = 0; w < width; ++w, cursor.next()) {
         if (s + w >= jn) {
           for (int64_t k = 0; k < kc; ++k) d[k * width + w] = 0.f;
           continue;
         }
-        const PixelOrigin o = originOf(g_, j0 + s + w);
-        for (const TapRun& run : runs) gatherRun(g_, x_, o, run, d + run.offset * width + w, width);
+        for (const TapRun& run : runs) gatherRun(g_, x_, cursor.origin(), run, d + run.offset * width + w, width);
       }
     }
   }
@@ -143,16 +174,27 @@ class PatchRows final : public Operand {
 class PatchColumns final : public Operand {
  public:
   PatchColumns(const ConvGeometry& g, const float* x) : g_(g), x_(x) {}
+  void packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc) const override {
+    // One tap across pixels: a strided gather, used only if a caller puts the filter gradient's patches
+    // on the A side (conv2dBackpropFilter puts them on the B side).
+    for (int64_t j = 0; j < jn; ++j) {
+      const std::vector<TapRun> runs = tapRuns(g_, j0 + j, 1);
+      PixelCursor cursor(g_, k0);
+      float* out = dst + j * kRowStride;
+      for (int64_t k = 0; k < kc; ++k, cursor.next()) gatherRun(g_, x_, cursor.origin(), runs[0], out + k, 1);
+    }
+  }
   void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override {
-    for (int64_t s = 0; s < jn; s += width) {
-      float* d = dst + s * kc;
-      const int64_t w = std::min<int64_t>(width, jn - s);
-      const std::vector<TapRun> runs = tapRuns(g_, j0 + s, w);
-      for (int64_t k = 0; k < kc; ++k) {
-        const PixelOrigin o = originOf(g_, k0 + k);
-        float* out = d + k * width;
-        for (const TapRun& run : runs) gatherRun(g_, x_, o, run, out + run.offset, 1);
-        for (int64_t i = w; i < width; ++i) out[i] = 0.f;
+    // Pixel-major, so each pixel's origin is found once for all slivers.
+    std::vector<std::vector<TapRun>> runs;
+    for (int64_t s = 0; s < jn; s += width) runs.push_back(tapRuns(g_, j0 + s, std::min<int64_t>(width, jn - s)));
+    PixelCursor cursor(g_, k0);
+    for (int64_t k = 0; k < kc; ++k, cursor.next()) {
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const int64_t s = static_cast<int64_t>(i) * width;
+        float* out = dst + s * kc + k * width;
+        for (const TapRun& run : runs[i]) gatherRun(g_, x_, cursor.origin(), run, out + run.offset, 1);
+        for (int64_t w = std::min<int64_t>(width, jn - s); w < width; ++w) out[w] = 0.f;
       }
     }
   }
@@ -197,6 +239,29 @@ void conv2d(Args& a) {
   applyBiasAndActivation(y, g.pixels(), g.outC, bias, activation);
 }
 
+// With stride 1, dx is the forward convolution of dy by the filter rotated 180 degrees with its channel
+// axes swapped, padded by (filter - 1 - pad): that reuses the forward path, whose patch packing is a
+// plain copy, instead of a product with only outC terms per element followed by a scatter. Below 16
+// input channels (one vector of output) the scatter is faster: LeNet's 6-channel layer.
+bool backpropInputAsConvolution(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  const int64_t padTop = g.filterH - 1 - g.padTop, padLeft = g.filterW - 1 - g.padLeft;
+  if (g.inC < 16 || g.strideH != 1 || g.strideW != 1 || g.dilationH != 1 || g.dilationW != 1 || padTop < 0 || padLeft < 0) return false;
+  std::vector<float> rotated(static_cast<size_t>(g.taps() * g.outC));
+  for (int64_t kh = 0; kh < g.filterH; ++kh) {
+    for (int64_t kw = 0; kw < g.filterW; ++kw) {
+      const float* src = w + ((g.filterH - 1 - kh) * g.filterW + (g.filterW - 1 - kw)) * g.inC * g.outC;
+      float* dst = rotated.data() + (kh * g.filterW + kw) * g.outC * g.inC;
+      for (int64_t ci = 0; ci < g.inC; ++ci) {
+        for (int64_t co = 0; co < g.outC; ++co) dst[co * g.inC + ci] = src[ci * g.outC + co];
+      }
+    }
+  }
+  ConvGeometry t = g;
+  t.inH = g.outH, t.inW = g.outW, t.inC = g.outC, t.outH = g.inH, t.outW = g.inW, t.outC = g.inC, t.padTop = padTop, t.padLeft = padLeft;
+  gemm(t.pixels(), t.outC, t.taps(), PatchRows(t, dy), StridedOperand(rotated.data(), 1, t.outC), dx, t.outC, 1, false);
+  return true;
+}
+
 // conv2dBackpropInput(memory, dy, filter, dx, ...geometry): dx = col2im(dy x filter^T)
 void conv2dBackpropInput(Args& a) {
   a.memory(0);
@@ -209,6 +274,7 @@ void conv2dBackpropInput(Args& a) {
     gemm(g.pixels(), g.inC, g.outC, StridedOperand(dy, g.outC, 1), filterT, dx, g.inC, 1, false);
     return;
   }
+  if (backpropInputAsConvolution(g, dy, w, dx)) return;
   std::memset(dx, 0, static_cast<size_t>(g.batch * g.inH * g.inW * g.inC) * sizeof(float));
   const int64_t taps = g.taps();
   // Patch-gradient rows are computed a chunk of pixels at a time (about 1 MB) and scattered into dx.
@@ -232,18 +298,25 @@ void conv2dBackpropInput(Args& a) {
   }
 }
 
-// conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry): dfilter = patches^T x dy
+// conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry): dfilter^T = dy^T x patches, so the patches
+// are packed as B (k-major: each pixel's taps are contiguous runs of the input) and only dy, 1/taps of
+// their size, is transposed; the small [outC, taps] product is transposed into dfilter at the end.
 void conv2dBackpropFilter(Args& a) {
   a.memory(0);
   const ConvGeometry g = ConvGeometry::read(a, 4);
   const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
   const float* dy = a.floats(2, g.pixels() * g.outC);
   float* dw = a.floats(3, g.taps() * g.outC);
-  const StridedOperand dyColumns(dy, 1, g.outC);
+  const int64_t taps = g.taps();
+  std::vector<float> product(static_cast<size_t>(g.outC * taps));
+  const StridedOperand dyRows(dy, 1, g.outC);
   if (g.isPointwise()) {
-    gemm(g.taps(), g.outC, g.pixels(), StridedOperand(x, 1, g.inC), dyColumns, dw, g.outC, 1, false);
+    gemm(g.outC, taps, g.pixels(), dyRows, StridedOperand(x, 1, g.inC), product.data(), taps, 1, false);
   } else {
-    gemm(g.taps(), g.outC, g.pixels(), PatchColumns(g, x), dyColumns, dw, g.outC, 1, false);
+    gemm(g.outC, taps, g.pixels(), dyRows, PatchColumns(g, x), product.data(), taps, 1, false);
+  }
+  for (int64_t t = 0; t < taps; ++t) {
+    for (int64_t c = 0; c < g.outC; ++c) dw[t * g.outC + c] = product[c * taps + t];
   }
 }
 

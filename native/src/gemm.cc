@@ -13,7 +13,6 @@ typedef float VecU __attribute__((vector_size(kVec * sizeof(float)), aligned(siz
 
 // Block sizes: a kKC x kNR sliver of B stays in L1 while the micro-kernel runs down a kMC x kKC block of
 // A that stays in L2; kNC bounds the packed B block.
-constexpr int64_t kKC = 256;
 constexpr int64_t kMC = 192;
 constexpr int64_t kNC = 2048;
 
@@ -38,7 +37,7 @@ class Scratch {
 
 thread_local Scratch packedA, packedB;
 
-/** acc = A sliver (kc x MR) x B sliver (kc x NV vectors), both packed k-major. */
+/** acc = A rows (MR rows of kc, kRowStride apart) x B sliver (kc x NV vectors, k-major). */
 template <int MR, int NV>
 inline void microKernel(int64_t kc, const float* __restrict a, const float* __restrict b, Vec acc[MR][NV]) {
   for (int r = 0; r < MR; ++r) {
@@ -49,10 +48,11 @@ inline void microKernel(int64_t kc, const float* __restrict a, const float* __re
     for (int v = 0; v < NV; ++v) bv[v] = *reinterpret_cast<const Vec*>(b + v * kVec);
 #pragma GCC unroll 24
     for (int r = 0; r < MR; ++r) {
-      const Vec ar = Vec{} + a[r];
+      // A constant displacement from one moving pointer: no register per row.
+      const Vec ar = Vec{} + a[r * kRowStride];
       for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
     }
-    a += MR;
+    a += 1;
     b += NV * kVec;
   }
 }
@@ -90,7 +90,7 @@ void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operan
   constexpr int NR = NV * kVec;
   constexpr int64_t MC = MR * (kMC / MR);
   float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), NR) * std::min(K, kKC)));
-  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, MC), MR) * std::min(K, kKC)));
+  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, MC), MR) * kRowStride));
   Vec acc[MR][NV];
   for (int64_t jc = 0; jc < N; jc += kNC) {
     const int64_t nc = std::min(kNC, N - jc);
@@ -100,11 +100,13 @@ void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operan
       B.pack(bp, jc, nc, pc, kc, NR);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        A.pack(ap, ic, mc, pc, kc, MR);
+        A.packRows(ap, ic, mc, pc, kc);
+        // Rows past the end of A in the last sliver: zeros rather than stale floats (denormals, NaN).
+        for (int64_t r = mc; r < roundUp(mc, MR); ++r) std::memset(ap + r * kRowStride, 0, static_cast<size_t>(kc) * sizeof(float));
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const float* bs = bp + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
-            microKernel<MR, NV>(kc, ap + ir * kc, bs, acc);
+            microKernel<MR, NV>(kc, ap + ir * kRowStride, bs, acc);
             storeTile<MR, NV>(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), add);
           }
         }
@@ -147,6 +149,18 @@ void StridedOperand::pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_
       for (int64_t i = w; i < width; ++i) {
         for (int64_t k = 0; k < kc; ++k) d[k * width + i] = 0.f;
       }
+    }
+  }
+}
+
+void StridedOperand::packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc) const {
+  for (int64_t j = 0; j < jn; ++j) {
+    const float* src = data_ + (j0 + j) * js_ + k0 * ks_;
+    float* out = dst + j * kRowStride;
+    if (ks_ == 1) {
+      std::memcpy(out, src, static_cast<size_t>(kc) * sizeof(float));
+    } else {
+      for (int64_t k = 0; k < kc; ++k) out[k] = src[k * ks_];
     }
   }
 }

@@ -24,15 +24,23 @@ constexpr int kMRNarrow = 12;
 #endif
 constexpr int kNR = 2 * kVec;
 
+/** Largest k-block, and the distance between packed rows of A (padded so rows spread over cache sets). */
+constexpr int64_t kKC = 256;
+constexpr int64_t kRowStride = kKC + 16;
+
 /**
  * One operand of C = A x B, addressed by (j, k): j is its own dimension (rows of A, columns of B) and k
- * the shared one. pack() writes the block j in [j0, j0 + jn), k in [k0, k0 + kc) as consecutive slivers
- * of `width` j-values, each laid out k-major ([k][w]), zero-filling j beyond j0 + jn.
+ * the shared one. As B, pack() writes the block j in [j0, j0 + jn), k in [k0, k0 + kc) as consecutive
+ * slivers of `width` j-values, each laid out k-major ([k][w]), zero-filling j beyond j0 + jn. As A,
+ * packRows() writes row j - j0 of the block at dst + (j - j0) * kRowStride: the micro-kernel
+ * broadcasts A's elements one by one, so A needs no transposition, and packing a patch matrix is a
+ * copy of contiguous runs of the input.
  */
 class Operand {
  public:
   virtual ~Operand() = default;
   virtual void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const = 0;
+  virtual void packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc) const = 0;
 };
 
 /** A plain matrix: element (j, k) is at data[j * jStride + k * kStride]. */
@@ -40,6 +48,7 @@ class StridedOperand final : public Operand {
  public:
   StridedOperand(const float* data, int64_t jStride, int64_t kStride) : data_(data), js_(jStride), ks_(kStride) {}
   void pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const override;
+  void packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc) const override;
 
  private:
   const float* data_;
