@@ -6,9 +6,12 @@
  *
  * Rates are images per CPU-second of the measuring process (and, for reference, per wall second): the
  * development machine's two cores are shared with other jobs, which distorts wall time by several x
- * but CPU time much less. bdlab/PyTorch ratios compare CPU-time rates at the same thread count.
+ * but CPU time much less. Even CPU-time rates drift by up to 2x between minutes there, so windows of
+ * bdlab and PyTorch alternate, each ratio is taken within a pair of neighbouring windows, and the
+ * median over the pairs is reported.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -21,11 +24,6 @@ const BATCH = 64;
 /** resnet34 and vgg16 at full width take seconds per step here; the ratio to PyTorch is width-independent enough. */
 const WIDTH: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.25, vgg16: 0.25 };
 const STEPS: Record<ModelName, number> = { lenet5: 10, cnn: 2, resnet34: 2, vgg16: 3 };
-/**
- * Each rate is the median of this many windows of STEPS steps, on both sides: single windows of a
- * couple of steps varied by up to 3x between runs on this shared machine (PyTorch's ResNet34 training
- * measured 72 to 236 images/s).
- */
 const WINDOWS = 5;
 /** Targets at equal thread counts (GitHub issue #3). */
 const TRAIN_TARGET: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.6, vgg16: 0.6 };
@@ -37,12 +35,14 @@ interface Rate {
   wall: number;
 }
 
+type Mode = 'train' | 'infer';
+
 interface Measurement {
   model: ModelName;
   backend: BackendInfo['name'];
   threads: number;
-  train: Rate;
-  infer: Rate;
+  rates: Record<Mode, Rate>;
+  torch?: { rates: Record<Mode, Rate>; ratios: Record<Mode, number>; twoThreads: Record<Mode, Rate> };
 }
 
 export interface EngineBenchOptions {
@@ -50,24 +50,20 @@ export interface EngineBenchOptions {
   backends?: BackendPreference[];
 }
 
-function rate(images: number, fn: () => void): Rate {
-  const cpu: number[] = [];
-  const wall: number[] = [];
-  for (let w = 0; w < WINDOWS; w++) {
-    const cpu0 = process.cpuUsage();
-    const wall0 = performance.now();
-    fn();
-    const used = process.cpuUsage(cpu0);
-    cpu.push(images / ((used.user + used.system) / 1e6));
-    wall.push(images / ((performance.now() - wall0) / 1000));
-  }
-  return { cpu: median(cpu), wall: median(wall) };
+function window(images: number, fn: () => void): Rate {
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  fn();
+  const cpu = process.cpuUsage(cpu0);
+  return { cpu: images / ((cpu.user + cpu.system) / 1e6), wall: images / ((performance.now() - wall0) / 1000) };
 }
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }
+
+const medianRate = (rates: Rate[]): Rate => ({ cpu: median(rates.map((r) => r.cpu)), wall: median(rates.map((r) => r.wall)) });
 
 function trainingStep(model: tf.LayersModel): { step: () => void; dispose: () => void } {
   const logits = tf.model({ inputs: model.inputs, outputs: model.getLayer('logits').output as tf.SymbolicTensor });
@@ -82,19 +78,74 @@ function trainingStep(model: tf.LayersModel): { step: () => void; dispose: () =>
   return { step, dispose: () => { optimizer.dispose(); tf.dispose([x, y]); } };
 }
 
-async function measure(name: ModelName, info: BackendInfo, steps: number): Promise<Measurement> {
+/** A long-lived bench/torch_models.py answering one measurement window per request. */
+class TorchTwins {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly pending: ((line: string) => void)[] = [];
+  private stderr = '';
+
+  constructor() {
+    this.child = spawn(PYTHON, [join(packageRoot(), 'bench', 'torch_models.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on('line', (line) => this.pending.shift()?.(line));
+  }
+
+  window(model: ModelName, mode: Mode, steps: number, threads: number): Promise<Rate> {
+    return new Promise((resolve, reject) => {
+      const onExit = (): void => reject(new Error(`bench/torch_models.py exited: ${this.stderr.trim().split('\n').pop() ?? ''}`));
+      this.child.once('exit', onExit);
+      this.pending.push((line) => { this.child.off('exit', onExit); resolve(JSON.parse(line) as Rate); });
+      this.child.stdin.write(JSON.stringify({ model, width: WIDTH[model], batch: BATCH, steps, mode, threads }) + '\n');
+    });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+    this.lines.close();
+  }
+}
+
+async function measure(name: ModelName, info: BackendInfo, steps: number, torch: TorchTwins | undefined): Promise<Measurement> {
   const model = buildModel(name, { width: WIDTH[name] });
   const { step, dispose } = trainingStep(model);
-  step(); // warm-up: kernel setup, XNNPACK operator creation, optimizer slots
-  const train = rate(BATCH * steps, () => { for (let i = 0; i < steps; i++) step(); });
   const x = tf.randomUniform([BATCH, 32, 32, 3]);
   const predict = (): void => { tf.tidy(() => { (model.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
+  const run: Record<Mode, () => void> = {
+    train: () => { for (let i = 0; i < steps; i++) step(); },
+    infer: () => { for (let i = 0; i < steps; i++) predict(); },
+  };
+  // Warm-up: kernel setup, XNNPACK operator creation, optimizer slots, JIT.
+  step();
+  step();
   predict();
-  const infer = rate(BATCH * steps, () => { for (let i = 0; i < steps; i++) predict(); });
+  predict();
+  const result: Measurement = { model: name, backend: info.name, threads: info.threads, rates: { train: { cpu: 0, wall: 0 }, infer: { cpu: 0, wall: 0 } } };
+  const torchRates: Record<Mode, Rate> = { ...result.rates };
+  const ratios: Record<Mode, number> = { train: 0, infer: 0 };
+  const twoThreads: Record<Mode, Rate> = { ...result.rates };
+  for (const mode of ['train', 'infer'] as const) {
+    const ours: Rate[] = [];
+    const theirs: Rate[] = [];
+    for (let w = 0; w < WINDOWS; w++) {
+      ours.push(window(BATCH * steps, run[mode]));
+      if (torch) theirs.push(await torch.window(name, mode, steps, info.threads));
+    }
+    result.rates[mode] = medianRate(ours);
+    if (torch) {
+      torchRates[mode] = medianRate(theirs);
+      ratios[mode] = median(ours.map((r, i) => r.cpu / theirs[i]!.cpu));
+      const two: Rate[] = [];
+      for (let w = 0; w < 3; w++) two.push(await torch.window(name, mode, steps, 2));
+      twoThreads[mode] = medianRate(two);
+    }
+  }
+  if (torch) result.torch = { rates: torchRates, ratios, twoThreads };
   x.dispose();
   dispose();
   model.dispose();
-  return { model: name, backend: info.name, threads: info.threads, train, infer };
+  return result;
 }
 
 async function profileStep(name: ModelName): Promise<string> {
@@ -107,22 +158,8 @@ async function profileStep(name: ModelName): Promise<string> {
   return profile;
 }
 
-interface TorchResult {
-  model: ModelName;
-  train: Rate;
-  infer: Rate;
-}
-
 function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
-
-function runTorch(models: ModelName[], threads: number): Map<ModelName, TorchResult> {
-  const config = { models, width: WIDTH, batch: BATCH, steps: STEPS, windows: WINDOWS, threads };
-  const child = spawnSync(PYTHON, [join(packageRoot(), 'bench', 'torch_models.py'), JSON.stringify(config)], { encoding: 'utf8', timeout: 600_000 });
-  if (child.status !== 0) throw new Error(`bench/torch_models.py failed: ${child.stderr.trim().split('\n').pop() ?? ''}`);
-  const parsed = JSON.parse(child.stdout.trim().split('\n').pop() ?? '{}') as { results: TorchResult[] };
-  return new Map(parsed.results.map((r) => [r.model, r]));
 }
 
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1)).padStart(7);
@@ -131,51 +168,43 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
   const models = options.models ?? (['lenet5', 'cnn', 'resnet34', 'vgg16'] as ModelName[]);
   const backends = options.backends ?? (['node', 'wasm', 'cpu'] as BackendPreference[]);
   const out = (line: string): void => { process.stdout.write(line + '\n'); };
-  out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; rates in images per CPU-second (wall in brackets), median of ${WINDOWS} windows`);
-
-  const results: Measurement[] = [];
-  for (const preference of backends) {
-    let info: BackendInfo;
-    try {
-      info = await initEngine(preference);
-    } catch (error) {
-      out(`backend ${preference}: unavailable (${(error as Error).message.split('. ')[0]})`);
-      continue;
-    }
-    if (info.name === 'cpu' && preference !== 'cpu') continue;
-    out(`backend ${info.name}: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; threads ${info.threads}; custom kernels: ${info.customKernels.join(', ') || 'none'}`);
-    // The pure-JS backend needs seconds per small step: only the small models, few steps.
-    const selected = info.name === 'cpu' ? models.filter((m) => m === 'lenet5' || m === 'cnn') : models;
-    for (const model of selected) {
-      const m = await measure(model, info, info.name === 'cpu' ? Math.min(2, STEPS[model]) : STEPS[model]);
-      results.push(m);
-      out(`  ${info.name.padEnd(10)} ${model.padEnd(9)} train ${fmt(m.train.cpu)} [${fmt(m.train.wall)}]   infer ${fmt(m.infer.cpu)} [${fmt(m.infer.wall)}]`);
-    }
-  }
-
-  if (!torchAvailable()) {
+  const torch = torchAvailable() ? new TorchTwins() : undefined;
+  out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; images per CPU-second (wall in brackets), medians of ${WINDOWS} windows`);
+  if (torch) {
+    out(`PyTorch (${PYTHON}) windows alternate with bdlab's at bdlab's thread count; ratios are medians of the paired windows' ratios`);
+  } else {
     out(`PyTorch comparison skipped: ${PYTHON} cannot import torch (apt-get install python3-torch to enable it)`);
-    return;
   }
-  const threads = Math.max(1, ...results.map((r) => r.threads));
-  const torchSame = runTorch(models, threads);
-  const torchTwo = threads === 2 ? torchSame : runTorch(models, 2);
-  out(`PyTorch (${PYTHON}), ${threads} thread(s) — same as bdlab — and 2 threads:`);
-  for (const model of models) {
-    const t = torchSame.get(model)!;
-    const t2 = torchTwo.get(model)!;
-    out(`  torch      ${model.padEnd(9)} train ${fmt(t.train.cpu)} [${fmt(t.train.wall)}]   infer ${fmt(t.infer.cpu)} [${fmt(t.infer.wall)}]   (2 threads: train [${fmt(t2.train.wall)}] infer [${fmt(t2.infer.wall)}] wall)`);
-  }
-  out(`bdlab/PyTorch at ${threads} thread(s), CPU-time rates (target: train ≥ ${Object.entries(TRAIN_TARGET).map(([m, v]) => `${v} ${m}`).join(', ')}; infer ≥ ${INFER_TARGET}):`);
+
   const missed = new Set<ModelName>();
-  for (const r of results) {
-    if (r.backend === 'cpu') continue;
-    const t = torchSame.get(r.model)!;
-    const train = r.train.cpu / t.train.cpu;
-    const infer = r.infer.cpu / t.infer.cpu;
-    const ok = train >= TRAIN_TARGET[r.model] && infer >= INFER_TARGET;
-    if (!ok && r.backend === 'wasm') missed.add(r.model);
-    out(`  ${r.backend.padEnd(10)} ${r.model.padEnd(9)} train ${train.toFixed(2)}x   infer ${infer.toFixed(2)}x   ${ok ? 'target met' : 'TARGET MISSED'}`);
+  try {
+    for (const preference of backends) {
+      let info: BackendInfo;
+      try {
+        info = await initEngine(preference);
+      } catch (error) {
+        out(`backend ${preference}: unavailable (${(error as Error).message.split('. ')[0]})`);
+        continue;
+      }
+      if (info.name === 'cpu' && preference !== 'cpu') continue;
+      out(`backend ${info.name}: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; threads ${info.threads}`);
+      out(`  custom kernels: ${info.customKernels.join(', ') || 'none'}${info.nativeKernels.length ? `; native: ${info.nativeKernels.join(', ')}` : ''}`);
+      // The pure-JS backend needs seconds per small step: only the small models, few steps, no PyTorch.
+      const pureJs = info.name === 'cpu';
+      const selected = pureJs ? models.filter((m) => m === 'lenet5' || m === 'cnn') : models;
+      for (const model of selected) {
+        const m = await measure(model, info, pureJs ? 1 : STEPS[model], pureJs ? undefined : torch);
+        out(`  ${info.name.padEnd(10)} ${model.padEnd(9)} train ${fmt(m.rates.train.cpu)} [${fmt(m.rates.train.wall)}]   infer ${fmt(m.rates.infer.cpu)} [${fmt(m.rates.infer.wall)}]`);
+        if (!m.torch) continue;
+        const t = m.torch;
+        out(`  ${'torch'.padEnd(10)} ${model.padEnd(9)} train ${fmt(t.rates.train.cpu)} [${fmt(t.rates.train.wall)}]   infer ${fmt(t.rates.infer.cpu)} [${fmt(t.rates.infer.wall)}]   2 threads: train [${fmt(t.twoThreads.train.wall)}] infer [${fmt(t.twoThreads.infer.wall)}]`);
+        const ok = t.ratios.train >= TRAIN_TARGET[model] && t.ratios.infer >= INFER_TARGET;
+        if (!ok) missed.add(model);
+        out(`  ${'ratio'.padEnd(10)} ${model.padEnd(9)} train ${t.ratios.train.toFixed(2)}x (target ${TRAIN_TARGET[model]})   infer ${t.ratios.infer.toFixed(2)}x (target ${INFER_TARGET})   vs 2 threads (wall): train ${(m.rates.train.wall / t.twoThreads.train.wall).toFixed(2)}x infer ${(m.rates.infer.wall / t.twoThreads.infer.wall).toFixed(2)}x   ${ok ? 'target met' : 'TARGET MISSED'}`);
+      }
+    }
+  } finally {
+    torch?.close();
   }
   for (const model of missed) {
     await initEngine('wasm');

@@ -1,10 +1,11 @@
 """PyTorch twins of bdlab's models, for bench/engine.ts only (never used by the runner).
 
-Usage: python3 bench/torch_models.py '<json>' with keys models, width (per model), batch, steps,
-threads, windows. Prints one JSON line: {"torch": version, "threads": n, "results": [{model, width, train: {cpu, wall},
-infer: {cpu, wall}}]} in images per second, per CPU-second of this process (time.process_time) and per
-wall-clock second. The CPU-time rate is what bench/engine.ts compares at one thread: it is far less
-disturbed than wall time by other processes sharing the machine's cores.
+Usage: python3 bench/torch_models.py, then one JSON request per line on stdin:
+{"model", "width", "batch", "steps", "mode": "train" | "infer", "threads"}; each is answered by one
+JSON line {"cpu", "wall"}: images per CPU-second of this process (time.process_time) and per wall-clock
+second over `steps` steps. A model is built and warmed up on its first request and kept, so that
+bench/engine.ts can alternate windows of bdlab and PyTorch: both then see the same machine state,
+which on a shared machine drifts by more than the differences being measured.
 """
 import json
 import sys
@@ -72,46 +73,48 @@ def resnet34(w, classes=10):
 BUILDERS = {"cnn": cnn, "lenet5": lenet5, "vgg16": vgg16, "resnet34": resnet34}
 
 
-def measure(name, width, batch, steps, windows):
-    model = BUILDERS[name](width)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.rand(batch, 3, 32, 32)
-    y = torch.randint(0, 10, (batch,))
-    loss_fn = nn.CrossEntropyLoss()
+class Twin:
+    def __init__(self, name, width, batch):
+        torch.manual_seed(0)
+        self.model = BUILDERS[name](width)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.x = torch.rand(batch, 3, 32, 32)
+        self.y = torch.randint(0, 10, (batch,))
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.batch = batch
+        self.train_step()
+        self.infer_step()
 
-    def step():
-        opt.zero_grad()
-        loss_fn(model(x), y).backward()
-        opt.step()
+    def train_step(self):
+        self.model.train()
+        self.opt.zero_grad()
+        self.loss_fn(self.model(self.x), self.y).backward()
+        self.opt.step()
 
-    def rate(fn):
-        # Median of several windows, as bench/engine.ts does for bdlab.
-        fn()
-        cpu_rates, wall_rates = [], []
-        for _ in range(windows):
-            cpu, wall = time.process_time(), time.perf_counter()
-            for _ in range(steps):
-                fn()
-            cpu_rates.append(batch * steps / (time.process_time() - cpu))
-            wall_rates.append(batch * steps / (time.perf_counter() - wall))
-        return sorted(cpu_rates)[windows // 2], sorted(wall_rates)[windows // 2]
+    def infer_step(self):
+        self.model.eval()
+        with torch.no_grad():
+            self.model(self.x)
 
-    model.train()
-    train_cpu, train_wall = rate(step)
-    model.eval()
-    with torch.no_grad():
-        infer_cpu, infer_wall = rate(lambda: model(x))
-    return {"model": name, "width": width, "train": {"cpu": train_cpu, "wall": train_wall},
-            "infer": {"cpu": infer_cpu, "wall": infer_wall}}
+    def window(self, mode, steps):
+        fn = self.train_step if mode == "train" else self.infer_step
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(steps):
+            fn()
+        return {"cpu": self.batch * steps / (time.process_time() - cpu), "wall": self.batch * steps / (time.perf_counter() - wall)}
 
 
 def main():
-    cfg = json.loads(sys.argv[1])
-    torch.set_num_threads(int(cfg.get("threads", 1)))
-    torch.manual_seed(0)
-    results = [measure(m, float(cfg["width"].get(m, 1)), int(cfg["batch"]), int(cfg["steps"].get(m, 3)), int(cfg.get("windows", 1)))
-               for m in cfg["models"]]
-    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "results": results}))
+    twins = {}
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        torch.set_num_threads(int(req.get("threads", 1)))
+        key = (req["model"], float(req["width"]), int(req["batch"]))
+        if key not in twins:
+            twins[key] = Twin(*key)
+        print(json.dumps(twins[key].window(req["mode"], int(req["steps"]))), flush=True)
 
 
 if __name__ == "__main__":

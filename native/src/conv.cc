@@ -204,6 +204,8 @@ class PatchColumns final : public Operand {
   const float* x_;
 };
 
+thread_local Scratch patchGradients;
+
 enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2 };
 
 void applyBiasAndActivation(float* y, int64_t rows, int64_t channels, const float* bias, int64_t activation) {
@@ -279,13 +281,13 @@ void conv2dBackpropInput(Args& a) {
   const int64_t taps = g.taps();
   // Patch-gradient rows are computed a chunk of pixels at a time (about 1 MB) and scattered into dx.
   const int64_t chunk = std::max<int64_t>(kMR, std::min<int64_t>(g.pixels(), (1 << 18) / std::max<int64_t>(taps, 1)));
-  std::vector<float> patches(static_cast<size_t>(chunk * taps));
+  float* patches = patchGradients.get(static_cast<size_t>(chunk * taps));
   for (int64_t p0 = 0; p0 < g.pixels(); p0 += chunk) {
     const int64_t rows = std::min(chunk, g.pixels() - p0);
-    gemm(rows, taps, g.outC, StridedOperand(dy + p0 * g.outC, g.outC, 1), filterT, patches.data(), taps, 1, false);
+    gemm(rows, taps, g.outC, StridedOperand(dy + p0 * g.outC, g.outC, 1), filterT, patches, taps, 1, false);
     for (int64_t r = 0; r < rows; ++r) {
       const PixelOrigin o = originOf(g, p0 + r);
-      const float* row = patches.data() + r * taps;
+      const float* row = patches + r * taps;
       for (int64_t kh = 0; kh < g.filterH; ++kh) {
         for (int64_t kw = 0; kw < g.filterW; ++kw) {
           float* target = tapTarget(g, dx, o, kh, kw);

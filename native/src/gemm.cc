@@ -16,25 +16,6 @@ typedef float VecU __attribute__((vector_size(kVec * sizeof(float)), aligned(siz
 constexpr int64_t kMC = 192;
 constexpr int64_t kNC = 2048;
 
-/** A growable 64-byte aligned scratch buffer per thread, reused across calls. */
-class Scratch {
- public:
-  ~Scratch() { std::free(data_); }
-  float* get(size_t floats) {
-    if (floats > capacity_) {
-      std::free(data_);
-      capacity_ = (floats + 15) & ~size_t(15);
-      data_ = static_cast<float*>(std::aligned_alloc(64, capacity_ * sizeof(float)));
-      if (data_ == nullptr) throw std::bad_alloc();
-    }
-    return data_;
-  }
-
- private:
-  float* data_ = nullptr;
-  size_t capacity_ = 0;
-};
-
 thread_local Scratch packedA, packedB;
 
 /** acc = A rows (MR rows of kc, kRowStride apart) x B sliver (kc x NV vectors, k-major). */
@@ -124,6 +105,18 @@ void gemmOriented(int64_t M, int64_t N, int64_t K, const Operand& A, const Opera
 }
 
 }  // namespace
+
+Scratch::~Scratch() { std::free(data_); }
+
+float* Scratch::get(size_t floats) {
+  if (floats > capacity_) {
+    std::free(data_);
+    capacity_ = (floats + 15) & ~size_t(15);
+    data_ = static_cast<float*>(std::aligned_alloc(64, capacity_ * sizeof(float)));
+    if (data_ == nullptr) throw std::bad_alloc();
+  }
+  return data_;
+}
 
 void StridedOperand::pack(float* dst, int64_t j0, int64_t jn, int64_t k0, int64_t kc, int width) const {
   for (int64_t s = 0; s < jn; s += width) {

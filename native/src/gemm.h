@@ -3,6 +3,7 @@
 // through. The operands are abstract so a convolution can pack straight from its input (implicit
 // im2col) instead of materializing the patch matrix.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 namespace bdlab {
@@ -53,6 +54,23 @@ class StridedOperand final : public Operand {
  private:
   const float* data_;
   int64_t js_, ks_;
+};
+
+/**
+ * A growable 64-byte aligned buffer kept across calls (one per thread and purpose): large temporaries
+ * allocated per call come from fresh mmap'ed pages, and their page faults cost as much as the work.
+ */
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch();
+  float* get(size_t floats);
+
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
 };
 
 /**

@@ -13,15 +13,6 @@ import { allocate, asWasm, callKernel, type Info } from './wasm_heap.js';
  */
 const channelsLast = (dataFormat: string | undefined): boolean => dataFormat === undefined || dataFormat === 'NHWC';
 
-/**
- * Forward convolutions over very few input channels (RGB input layers, LeNet's 6-channel second layer)
- * are faster in XNNPACK, whose direct kernels need no patch matrix; measured in whole-model inference
- * of LeNet5 (all of its convolutions) and the first layers of ResNet34 and VGG16.
- */
-export function preferXnnpack(info: tf.backend_util.Conv2DInfo): boolean {
-  return info.inChannels <= (Number(process.env['BDLAB_XNN_MAX_CI'] ?? 8));
-}
-
 export function conv2DNative(native: NativeKernels): tf.KernelConfig[] {
   const forward = (name: 'Conv2D' | 'FusedConv2D') => ({ inputs, backend: anyBackend, attrs }: KernelArgs): Info => {
     const backend = asWasm(anyBackend);
@@ -35,7 +26,6 @@ export function conv2DNative(native: NativeKernels): tf.KernelConfig[] {
     }
     const info = tf.backend_util.computeConv2DInfo(
       x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
-    if (preferXnnpack(info)) return callKernel(backend, name, inputs, attrs);
     const y = allocate(backend, info.outShape);
     native.conv2d(heap(backend), offset(backend, x), offset(backend, filter), offset(backend, y),
       bias === undefined ? -1 : offset(backend, bias), act, ...convGeometry(info));
