@@ -68,6 +68,8 @@ nativeTest('Sum and Mean over leading, middle and inner axes run natively and ma
     [[7, 5, 3], null, false], // all axes
     [[3, 1000, 37], [1], false],
     [[70001, 5], [0], false], // many rows, few columns
+    [[64, 28, 28, 6], [0, 1, 2], false], // LeNet's first bias gradient: folded lanes (lcm(6, 16) = 48)
+    [[3, 4001, 3], [1], true], // several outer blocks of narrow rows with a tail
     [[5, 1031], [1], false], // inner rows longer than one block, odd tail
     [[2, 4099], -1, true],
     [[1, 64, 10], [0, 1], false],
