@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/gemm.cc",
         "src/conv.cc",
+        "src/conv_small.cc",
         "src/matmul.cc",
         "src/pointwise.cc",
         "src/batch_norm.cc",

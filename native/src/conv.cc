@@ -5,30 +5,12 @@
 #include <cstring>
 #include <vector>
 
+#include "conv_geometry.h"
 #include "gemm.h"
 #include "napi_args.h"
 
 namespace bdlab {
 namespace {
-
-struct ConvGeometry {
-  int64_t batch, inH, inW, inC, outH, outW, outC, filterH, filterW, strideH, strideW, dilationH, dilationW, padTop, padLeft;
-
-  int64_t pixels() const { return batch * outH * outW; }
-  int64_t taps() const { return filterH * filterW * inC; }
-  bool isPointwise() const { return filterH == 1 && filterW == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && outH == inH && outW == inW; }
-
-  static ConvGeometry read(const Args& a, size_t i) {
-    ConvGeometry g{};
-    int64_t* fields[] = {&g.batch, &g.inH, &g.inW, &g.inC, &g.outH, &g.outW, &g.outC, &g.filterH, &g.filterW, &g.strideH, &g.strideW, &g.dilationH, &g.dilationW, &g.padTop, &g.padLeft};
-    for (int64_t* f : fields) *f = a.integer(i++);
-    for (int64_t* f : fields) {
-      if (*f < 0) throw std::invalid_argument("convolution geometry must not be negative");
-    }
-    if (g.strideH == 0 || g.strideW == 0 || g.dilationH == 0 || g.dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
-    return g;
-  }
-};
 
 /**
  * A run of consecutive taps starting at (kh, kw, channel), `length` long, at position `offset` in the
@@ -273,7 +255,7 @@ void conv2d(Args& a) {
   const StridedOperand filter(w, 1, g.outC);
   if (g.isPointwise()) {
     gemm(g.pixels(), g.outC, g.taps(), StridedOperand(x, g.inC, 1), filter, y, g.outC, 1, false);
-  } else {
+  } else if (!smallConvolution(g, x, w, y)) {
     gemm(g.pixels(), g.outC, g.taps(), PatchRows(g, x), filter, y, g.outC, 1, false);
   }
   applyBiasAndActivation(y, g.pixels(), g.outC, bias, activation);
@@ -347,6 +329,7 @@ void conv2dBackpropFilter(Args& a) {
   const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
   const float* dy = a.floats(2, g.pixels() * g.outC);
   float* dw = a.floats(3, g.taps() * g.outC);
+  if (smallFilterGradient(g, x, dy, dw)) return;
   const int64_t taps = g.taps();
   std::vector<float> product(static_cast<size_t>(g.outC * taps));
   const StridedOperand dyRows(dy, 1, g.outC);

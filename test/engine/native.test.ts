@@ -43,6 +43,22 @@ nativeTest('Conv2D matches the CPU reference over strides, paddings, dilations, 
   }
 });
 
+nativeTest('the direct path for few-channel layers (stride 1, <= 8 in, <= 16 out, rows <= 32) matches the CPU reference, forward and filter gradient', () => {
+  const cases: [number[], number[], Pad][] = [
+    [[2, 20, 30, 3], [3, 3, 3, 8], [[0, 0], [2, 0], [1, 2], [0, 0]]], // two row vectors, uneven padding
+    [[3, 14, 14, 6], [5, 5, 6, 16], 'valid'], // LeNet's second layer: one row vector
+    [[4, 32, 32, 3], [5, 5, 3, 6], 'valid'], // LeNet's first layer
+    [[2, 9, 17, 5], [3, 3, 5, 13], 'same'], // channel blocks with a remainder
+    [[2, 8, 8, 2], [3, 4, 2, 3], 'same'], // filter width 4: forward direct, gradient through the GEMM
+  ];
+  for (const [xs, fs, pad] of cases) {
+    const attrs = { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 };
+    agrees('Conv2D', { x: random(xs), filter: random(fs) }, attrs);
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad as 'same');
+    agrees('Conv2DBackpropFilter', { x: random(xs), dy: random(info.outShape) }, { strides: 1, pad, dataFormat: 'NHWC', filterShape: fs });
+  }
+});
+
 nativeTest('FusedConv2D adds the bias and applies relu / relu6 natively, and other activations still agree (TF.js fallback)', () => {
   for (const activation of ['linear', 'relu', 'relu6', 'elu']) {
     const x = random([3, 8, 8, 4]);

@@ -1,0 +1,205 @@
+// Direct stride-1 convolution and filter gradient for layers with few channels (LeNet's 3->6 and 6->16,
+// the RGB stems of ResNet34 and VGG16 at reduced width). With 3 input channels a patch row is 9-15
+// floats, so packing patches for a matrix product costs several times the arithmetic. Here input and
+// output gradient are first laid out channel-planar (one zero-padded image plane per channel, a cheap
+// pass over few channels), and the arithmetic runs on vectors of 16 neighbouring output pixels of one
+// row, read straight from the planes with the filter's horizontal offset as an unaligned load.
+#include <algorithm>
+#include <cstring>
+
+#include "conv_geometry.h"
+#include "gemm.h"
+
+namespace bdlab {
+
+#if defined(__AVX512F__)
+namespace {
+
+typedef float V __attribute__((vector_size(64)));
+typedef float VU __attribute__((vector_size(64), aligned(4)));
+constexpr int kLanes = 16;
+constexpr int kCoBlock = 8;    // output channels per forward tile (x 2 row vectors = 16 accumulators)
+constexpr int kGradCo = 4;     // output channels per gradient tile (x up to 5 filter columns = 20 accumulators)
+constexpr int kMaxFilterW = 5;
+
+thread_local Scratch planarInput, planarGradient, blockedFilter, gradientSums;
+
+inline V loadu(const float* p) { return *reinterpret_cast<const VU*>(p); }
+
+bool handles(const ConvGeometry& g) {
+  return g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1 && g.inC <= 8 && g.outC <= 16 &&
+         g.outW <= 2 * kLanes && g.filterW <= kMaxFilterW && g.batch > 0 && g.outH > 0 && g.outW > 0;
+}
+
+/** Row length of the planes: room for two vectors from any filter column, so loads never need masks. */
+int64_t planeWidth(const ConvGeometry& g) { return 2 * kLanes + g.filterW - 1; }
+int64_t planeHeight(const ConvGeometry& g) { return g.outH + g.filterH - 1; }
+
+/** x as [batch][inC][outH + filterH - 1][planeWidth], shifted by the padding, zeros outside the image. */
+const float* planarize(const ConvGeometry& g, const float* x) {
+  const int64_t ph = planeHeight(g), pw = planeWidth(g);
+  float* p = planarInput.get(static_cast<size_t>(g.batch * g.inC * ph * pw));
+  std::memset(p, 0, static_cast<size_t>(g.batch * g.inC * ph * pw) * sizeof(float));
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t ih = 0; ih < g.inH; ++ih) {
+      const int64_t r = ih + g.padTop;
+      if (r < 0 || r >= ph) continue;
+      const float* src = x + (b * g.inH + ih) * g.inW * g.inC;
+      for (int64_t iw = 0; iw < g.inW; ++iw) {
+        const int64_t col = iw + g.padLeft;
+        if (col < 0 || col >= pw) continue;
+        for (int64_t c = 0; c < g.inC; ++c) p[((b * g.inC + c) * ph + r) * pw + col] = src[iw * g.inC + c];
+      }
+    }
+  }
+  return p;
+}
+
+template <int NV>
+void forward(const ConvGeometry& g, const float* planes, const float* w, float* y) {
+  const int64_t ph = planeHeight(g), pw = planeWidth(g);
+  const int64_t blocks = (g.outC + kCoBlock - 1) / kCoBlock;
+  const int64_t taps = g.filterH * g.filterW * g.inC;
+  // Filter as [block][ci][kh][kw][kCoBlock], zero-padded past outC.
+  float* wb = blockedFilter.get(static_cast<size_t>(blocks * taps * kCoBlock));
+  std::memset(wb, 0, static_cast<size_t>(blocks * taps * kCoBlock) * sizeof(float));
+  for (int64_t kh = 0; kh < g.filterH; ++kh) {
+    for (int64_t kw = 0; kw < g.filterW; ++kw) {
+      for (int64_t ci = 0; ci < g.inC; ++ci) {
+        for (int64_t co = 0; co < g.outC; ++co) {
+          wb[((((co / kCoBlock) * g.inC + ci) * g.filterH + kh) * g.filterW + kw) * kCoBlock + co % kCoBlock] = w[((kh * g.filterW + kw) * g.inC + ci) * g.outC + co];
+        }
+      }
+    }
+  }
+  alignas(64) float tile[kCoBlock][NV * kLanes];
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t oh = 0; oh < g.outH; ++oh) {
+      for (int64_t block = 0; block < blocks; ++block) {
+        V acc[kCoBlock][NV] = {};
+        const float* wk = wb + block * taps * kCoBlock;
+        for (int64_t ci = 0; ci < g.inC; ++ci) {
+          for (int64_t kh = 0; kh < g.filterH; ++kh) {
+            const float* row = planes + ((b * g.inC + ci) * ph + oh + kh) * pw;
+            for (int64_t kw = 0; kw < g.filterW; ++kw, wk += kCoBlock) {
+              V xv[NV];
+              for (int v = 0; v < NV; ++v) xv[v] = loadu(row + kw + v * kLanes);
+#pragma GCC unroll 8
+              for (int c = 0; c < kCoBlock; ++c) {
+                const V wc = V{} + wk[c];
+                for (int v = 0; v < NV; ++v) acc[c][v] += wc * xv[v];
+              }
+            }
+          }
+        }
+        for (int c = 0; c < kCoBlock; ++c) {
+          for (int v = 0; v < NV; ++v) *reinterpret_cast<V*>(&tile[c][v * kLanes]) = acc[c][v];
+        }
+        const int64_t co0 = block * kCoBlock, cn = std::min<int64_t>(kCoBlock, g.outC - co0);
+        float* out = y + ((b * g.outH + oh) * g.outW) * g.outC + co0;
+        for (int64_t ow = 0; ow < g.outW; ++ow) {
+          for (int64_t c = 0; c < cn; ++c) out[ow * g.outC + c] = tile[c][ow];
+        }
+      }
+    }
+  }
+}
+
+template <int NV, int KW>
+void filterGradient(const ConvGeometry& g, const float* planes, const float* dy, float* dw) {
+  const int64_t ph = planeHeight(g), pw = planeWidth(g);
+  const int64_t coPadded = (g.outC + kGradCo - 1) / kGradCo * kGradCo;
+  const int64_t rowLen = NV * kLanes;
+  // dy as [batch][coPadded][outH][NV * 16]: lanes past outW and channels past outC are zero, so the
+  // input values they meet contribute nothing.
+  float* d = planarGradient.get(static_cast<size_t>(g.batch * coPadded * g.outH * rowLen));
+  std::memset(d, 0, static_cast<size_t>(g.batch * coPadded * g.outH * rowLen) * sizeof(float));
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t oh = 0; oh < g.outH; ++oh) {
+      const float* src = dy + (b * g.outH + oh) * g.outW * g.outC;
+      for (int64_t ow = 0; ow < g.outW; ++ow) {
+        for (int64_t c = 0; c < g.outC; ++c) d[((b * coPadded + c) * g.outH + oh) * rowLen + ow] = src[ow * g.outC + c];
+      }
+    }
+  }
+  // Image by image, so that one image's planes (tens of KB) stay in L1/L2 while every (channel, filter
+  // row, channel block) tile passes over them; the tiles' sums live in `sums` between images.
+  const int64_t blocks = coPadded / kGradCo;
+  const int64_t tiles = g.inC * g.filterH * blocks;
+  V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(tiles * kMaxFilterW * kGradCo * kLanes)));
+  std::memset(static_cast<void*>(sums), 0, static_cast<size_t>(tiles * kMaxFilterW * kGradCo) * sizeof(V));
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
+      V acc[kMaxFilterW][kGradCo];
+      V* saved = sums + tile * kMaxFilterW * kGradCo;
+      for (int kw = 0; kw < kMaxFilterW; ++kw) {
+        for (int c = 0; c < kGradCo; ++c) acc[kw][c] = saved[kw * kGradCo + c];
+      }
+      for (int64_t oh = 0; oh < g.outH; ++oh) {
+        const float* row = planes + ((b * g.inC + ci) * ph + oh + kh) * pw;
+        const float* grad = d + ((b * coPadded + co0) * g.outH + oh) * rowLen;
+        for (int v = 0; v < NV; ++v) {
+          // Each shifted input vector is loaded once (unaligned loads split cache lines) and meets every
+          // channel's gradient in registers.
+          V xs[KW];
+          for (int kw = 0; kw < KW; ++kw) xs[kw] = loadu(row + kw + v * kLanes);
+          for (int c = 0; c < kGradCo; ++c) {
+            const V dv = *reinterpret_cast<const VU*>(grad + c * g.outH * rowLen + v * kLanes);
+            for (int kw = 0; kw < KW; ++kw) acc[kw][c] += xs[kw] * dv;
+          }
+        }
+      }
+      for (int kw = 0; kw < kMaxFilterW; ++kw) {
+        for (int c = 0; c < kGradCo; ++c) saved[kw * kGradCo + c] = acc[kw][c];
+      }
+    }
+  }
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
+    const V* saved = sums + tile * kMaxFilterW * kGradCo;
+    for (int64_t kw = 0; kw < g.filterW; ++kw) {
+      for (int64_t c = 0; c < kGradCo && co0 + c < g.outC; ++c) {
+        alignas(64) float lanes[kLanes];
+        *reinterpret_cast<V*>(lanes) = saved[kw * kGradCo + c];
+        double sum = 0;
+        for (int l = 0; l < kLanes; ++l) sum += lanes[l];
+        dw[((kh * g.filterW + kw) * g.inC + ci) * g.outC + co0 + c] = static_cast<float>(sum);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y) {
+  if (!handles(g)) return false;
+  const float* planes = planarize(g, x);
+  if (g.outW <= kLanes) {
+    forward<1>(g, planes, w, y);
+  } else {
+    forward<2>(g, planes, w, y);
+  }
+  return true;
+}
+
+bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  if (!handles(g) || (g.filterW != 3 && g.filterW != 5)) return false;
+  const float* planes = planarize(g, x);
+  const bool narrow = g.outW <= kLanes;
+  if (g.filterW == 5) {
+    narrow ? filterGradient<1, 5>(g, planes, dy, dw) : filterGradient<2, 5>(g, planes, dy, dw);
+  } else {
+    narrow ? filterGradient<1, 3>(g, planes, dy, dw) : filterGradient<2, 3>(g, planes, dy, dw);
+  }
+  return true;
+}
+
+#else
+
+bool smallConvolution(const ConvGeometry&, const float*, const float*, float*) { return false; }
+bool smallFilterGradient(const ConvGeometry&, const float*, const float*, float*) { return false; }
+
+#endif
+
+}  // namespace bdlab
