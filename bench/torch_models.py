@@ -82,8 +82,12 @@ class Twin:
         self.y = torch.randint(0, 10, (batch,))
         self.loss_fn = nn.CrossEntropyLoss()
         self.batch = batch
-        self.train_step()
-        self.infer_step()
+        # Warmed up as long as bdlab's side is (bench/engine.ts WARM_UP_MS).
+        for fn in (self.train_step, self.infer_step):
+            start, runs = time.perf_counter(), 0
+            while runs < 2 or time.perf_counter() - start < 2.0:
+                fn()
+                runs += 1
 
     def train_step(self):
         self.model.train()
