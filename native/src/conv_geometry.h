@@ -34,5 +34,7 @@ struct ConvGeometry {
  */
 bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y);
 bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy, float* dw);
+/** Stride-1 convolution of 16 channels to 16 without packing patches (false: not that geometry). */
+bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y);
 
 }  // namespace bdlab

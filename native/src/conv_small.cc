@@ -170,7 +170,63 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
   }
 }
 
+/**
+ * Stride-1 convolution with exactly 16 input and 16 output channels (ResNet34's and VGG16's first
+ * stage at width 0.25), as an implicit matrix product without packing: over a zero-padded copy of the
+ * input, the patch rows of 16 neighbouring output pixels are 16 floats apart, so the micro-kernel
+ * broadcasts them at constant displacements from one pointer, and the filter, [taps][16], is already
+ * one vector per tap. Packing those patch rows was most of the time of the general path.
+ */
+constexpr int kChannels = 16;
+
+thread_local Scratch paddedInput;
+
+void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w, float* y) {
+  const int64_t chunks = (g.outW + kLanes - 1) / kLanes;
+  const int64_t pw = chunks * kLanes + g.filterW - 1;  // slack so the last chunk's extra pixels read zeros
+  const int64_t ph = g.outH + g.filterH - 1;
+  float* p = paddedInput.get(static_cast<size_t>(g.batch * ph * pw * kChannels));
+  std::memset(p, 0, static_cast<size_t>(g.batch * ph * pw * kChannels) * sizeof(float));
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t ih = 0; ih < g.inH; ++ih) {
+      const int64_t r = ih + g.padTop;
+      if (r < 0 || r >= ph) continue;
+      const int64_t first = std::max<int64_t>(0, -g.padLeft), last = std::min<int64_t>(g.inW, pw - g.padLeft);
+      if (first >= last) continue;
+      std::memcpy(p + ((b * ph + r) * pw + first + g.padLeft) * kChannels, x + ((b * g.inH + ih) * g.inW + first) * kChannels,
+                  static_cast<size_t>((last - first) * kChannels) * sizeof(float));
+    }
+  }
+  const int64_t rowTaps = g.filterW * kChannels;
+  for (int64_t b = 0; b < g.batch; ++b) {
+    for (int64_t oh = 0; oh < g.outH; ++oh) {
+      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        V acc[kLanes] = {};
+        for (int64_t kh = 0; kh < g.filterH; ++kh) {
+          const float* a = p + ((b * ph + oh + kh) * pw + chunk * kLanes) * kChannels;
+          const float* wk = w + kh * rowTaps * kChannels;
+          for (int64_t k = 0; k < rowTaps; ++k, ++a, wk += kChannels) {
+            const V wv = *reinterpret_cast<const VU*>(wk);
+#pragma GCC unroll 16
+            for (int r = 0; r < kLanes; ++r) acc[r] += (V{} + a[r * kChannels]) * wv;
+          }
+        }
+        const int64_t n = std::min<int64_t>(kLanes, g.outW - chunk * kLanes);
+        float* out = y + ((b * g.outH + oh) * g.outW + chunk * kLanes) * kChannels;
+        for (int64_t r = 0; r < n; ++r) *reinterpret_cast<VU*>(out + r * kChannels) = acc[r];
+      }
+    }
+  }
+}
+
 }  // namespace
+
+bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y) {
+  if (g.inC != kChannels || g.outC != kChannels || g.strideH != 1 || g.strideW != 1 || g.dilationH != 1 || g.dilationW != 1) return false;
+  if (g.outW < kLanes || g.batch == 0 || g.outH == 0) return false;
+  sixteenChannelForward(g, x, w, y);
+  return true;
+}
 
 bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y) {
   if (!handles(g)) return false;
@@ -197,6 +253,7 @@ bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy,
 
 #else
 
+bool sixteenChannelConvolution(const ConvGeometry&, const float*, const float*, float*) { return false; }
 bool smallConvolution(const ConvGeometry&, const float*, const float*, float*) { return false; }
 bool smallFilterGradient(const ConvGeometry&, const float*, const float*, float*) { return false; }
 

@@ -59,6 +59,19 @@ nativeTest('the direct path for few-channel layers (stride 1, <= 8 in, <= 16 out
   }
 });
 
+nativeTest('the 16-to-16-channel stride-1 path (no packing) matches the CPU reference, forward and as the input gradient', () => {
+  const cases: [number[], number[], Pad][] = [
+    [[2, 17, 20, 16], [3, 3, 16, 16], 'same'], // two chunks of 16 pixels, the second partial
+    [[3, 20, 21, 16], [5, 5, 16, 16], 'valid'],
+    [[1, 16, 16, 16], [3, 3, 16, 16], [[0, 0], [0, 2], [2, 1], [0, 0]]],
+  ];
+  for (const [xs, fs, pad] of cases) {
+    agrees('Conv2D', { x: random(xs), filter: random(fs) }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 });
+    const info = tf.backend_util.computeConv2DInfo(xs as [number, number, number, number], fs as [number, number, number, number], 1, 1, pad as 'same');
+    agrees('Conv2DBackpropInput', { dy: random(info.outShape), filter: random(fs) }, { strides: 1, pad, dataFormat: 'NHWC', inputShape: xs });
+  }
+});
+
 nativeTest('FusedConv2D adds the bias and applies relu / relu6 natively, and other activations still agree (TF.js fallback)', () => {
   for (const activation of ['linear', 'relu', 'relu6', 'elu']) {
     const x = random([3, 8, 8, 4]);
