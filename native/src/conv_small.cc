@@ -186,15 +186,20 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
   const int64_t pw = chunks * kLanes + g.filterW - 1;  // slack so the last chunk's extra pixels read zeros
   const int64_t ph = g.outH + g.filterH - 1;
   float* p = paddedInput.get(static_cast<size_t>(g.batch * ph * pw * kChannels));
-  std::memset(p, 0, static_cast<size_t>(g.batch * ph * pw * kChannels) * sizeof(float));
+  // Only the border is zeroed: clearing the whole copy first cost a tenth of the convolution.
+  const int64_t first = std::max<int64_t>(0, -g.padLeft), last = std::min<int64_t>(g.inW, pw - g.padLeft);
+  const int64_t dataStart = first + g.padLeft, dataEnd = std::max(dataStart, last + g.padLeft);
   for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t ih = 0; ih < g.inH; ++ih) {
-      const int64_t r = ih + g.padTop;
-      if (r < 0 || r >= ph) continue;
-      const int64_t first = std::max<int64_t>(0, -g.padLeft), last = std::min<int64_t>(g.inW, pw - g.padLeft);
-      if (first >= last) continue;
-      std::memcpy(p + ((b * ph + r) * pw + first + g.padLeft) * kChannels, x + ((b * g.inH + ih) * g.inW + first) * kChannels,
-                  static_cast<size_t>((last - first) * kChannels) * sizeof(float));
+    for (int64_t r = 0; r < ph; ++r) {
+      float* row = p + (b * ph + r) * pw * kChannels;
+      const int64_t ih = r - g.padTop;
+      if (ih < 0 || ih >= g.inH || first >= last) {
+        std::memset(row, 0, static_cast<size_t>(pw * kChannels) * sizeof(float));
+        continue;
+      }
+      std::memset(row, 0, static_cast<size_t>(dataStart * kChannels) * sizeof(float));
+      std::memcpy(row + dataStart * kChannels, x + ((b * g.inH + ih) * g.inW + first) * kChannels, static_cast<size_t>((last - first) * kChannels) * sizeof(float));
+      std::memset(row + dataEnd * kChannels, 0, static_cast<size_t>((pw - dataEnd) * kChannels) * sizeof(float));
     }
   }
   const int64_t rowTaps = g.filterW * kChannels;
