@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { MaxPoolGradAttrs } from '@tensorflow/tfjs-core';
 import { maxPoolGradWasm } from './max_pool_grad_wasm.js';
 import { heap, offset, type KernelArgs } from './native_heap.js';
-import { meanWasm, sumWasm } from './reduce_wasm.js';
+import { blockReduction, meanWasm, sumWasm } from './reduce_wasm.js';
 import { allocate, asWasm, callKernel, type Info } from './wasm_heap.js';
 
 /** Signatures of the addon's element-wise, broadcast and reduction kernels (native/src/pointwise.cc). */
@@ -32,17 +32,12 @@ function reduce(native: NativePointwiseKernels, kind: 'Sum' | 'Mean', fallback: 
     const backend = asWasm(anyBackend);
     const { x } = inputs as { x: Info };
     const { axis, keepDims } = attrs as unknown as tf.SumAttrs;
-    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
-    const first = axes[0] ?? 0;
-    const last = axes[axes.length - 1] ?? -1;
-    if (x.dtype !== 'float32' || axes.length === 0 || last - first + 1 !== axes.length || size(x.shape) === 0) {
+    const block = blockReduction(x.shape, axis, keepDims);
+    if (x.dtype !== 'float32' || block === undefined || size(x.shape) === 0) {
       return (fallback.kernelFunc as unknown as Kernel)({ inputs, backend, attrs });
     }
-    const outer = size(x.shape.slice(0, first));
-    const rows = size(x.shape.slice(first, last + 1));
-    const cols = size(x.shape.slice(last + 1));
-    const outShape = keepDims ? x.shape.map((d, i) => (i >= first && i <= last ? 1 : d)) : x.shape.filter((_, i) => i < first || i > last);
-    const out = allocate(backend, outShape);
+    const { outer, rows, cols } = block;
+    const out = allocate(backend, block.outShape);
     native.reduceSum(heap(backend), offset(backend, x), offset(backend, out), outer, rows, cols, kind === 'Mean' ? 1 / rows : 1);
     return out;
   };
