@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, type BackendInfo, type BackendPreference } from '../src/engine/index.js';
 import { formatProfile, profileKernels } from '../src/engine/profile.js';
+import { foldBatchNorm } from '../src/ml/models/fold-batch-norm.js';
 import { buildModel, type ModelName } from '../src/ml/models/index.js';
 import { packageRoot } from '../src/common/paths.js';
 
@@ -122,7 +123,9 @@ async function measure(name: ModelName, info: BackendInfo, steps: number, torch:
   const model = buildModel(name, { width: WIDTH[name] });
   const { step, dispose } = trainingStep(model);
   const x = tf.randomUniform([BATCH, 32, 32, 3]);
-  const predict = (): void => { tf.tidy(() => { (model.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
+  // Inference as bdlab's evaluate and one-pixel-search stages run it: batch norm folded into the convolutions.
+  const inference = foldBatchNorm(model);
+  const predict = (): void => { tf.tidy(() => { (inference.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
   const run: Record<Mode, () => void> = {
     train: () => { for (let i = 0; i < steps; i++) step(); },
     infer: () => { for (let i = 0; i < steps; i++) predict(); },
@@ -155,6 +158,7 @@ async function measure(name: ModelName, info: BackendInfo, steps: number, torch:
   if (torch) result.torch = { rates: torchRates, ratios, twoThreads };
   x.dispose();
   dispose();
+  if (inference !== model) inference.dispose();
   model.dispose();
   return result;
 }
@@ -164,12 +168,14 @@ async function profileStep(name: ModelName, mode: Mode): Promise<string> {
   const model = buildModel(name, { width: WIDTH[name] });
   const { step, dispose } = trainingStep(model);
   const x = tf.randomUniform([BATCH, 32, 32, 3]);
-  const predict = (): void => { tf.tidy(() => { (model.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
+  const inference = foldBatchNorm(model);
+  const predict = (): void => { tf.tidy(() => { (inference.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
   const fn = mode === 'train' ? step : predict;
   warmUp(fn);
   const profile = formatProfile(await profileKernels(fn), 12);
   x.dispose();
   dispose();
+  if (inference !== model) inference.dispose();
   model.dispose();
   return profile;
 }

@@ -226,23 +226,6 @@ class PatchColumns final : public Operand {
 
 thread_local Scratch patchGradients;
 
-enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2 };
-
-void applyBiasAndActivation(float* y, int64_t rows, int64_t channels, const float* bias, int64_t activation) {
-  if (bias == nullptr && activation == kLinear) return;
-  for (int64_t r = 0; r < rows; ++r) {
-    float* row = y + r * channels;
-    if (bias != nullptr) {
-      for (int64_t c = 0; c < channels; ++c) row[c] += bias[c];
-    }
-    if (activation == kRelu) {
-      for (int64_t c = 0; c < channels; ++c) row[c] = row[c] > 0.f ? row[c] : 0.f;
-    } else if (activation == kRelu6) {
-      for (int64_t c = 0; c < channels; ++c) row[c] = std::min(6.f, std::max(0.f, row[c]));
-    }
-  }
-}
-
 // conv2d(memory, x, filter, y, bias | -1, activation, ...geometry)
 void conv2d(Args& a) {
   a.memory(0);
@@ -250,15 +233,16 @@ void conv2d(Args& a) {
   const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
   const float* w = a.floats(2, g.taps() * g.outC);
   float* y = a.floats(3, g.pixels() * g.outC);
-  const float* bias = a.optionalFloats(4, g.outC);
-  const int64_t activation = a.integer(5);
+  Epilogue epilogue;
+  epilogue.bias = a.optionalFloats(4, g.outC);
+  epilogue.activation = a.integer(5);
+  if (epilogue.activation < Epilogue::kLinear || epilogue.activation > Epilogue::kRelu6) throw std::invalid_argument("unknown activation");
   const StridedOperand filter(w, 1, g.outC);
   if (g.isPointwise()) {
-    gemm(g.pixels(), g.outC, g.taps(), StridedOperand(x, g.inC, 1), filter, y, g.outC, 1, false);
-  } else if (!smallConvolution(g, x, w, y) && !sixteenChannelConvolution(g, x, w, y)) {
-    gemm(g.pixels(), g.outC, g.taps(), PatchRows(g, x), filter, y, g.outC, 1, false);
+    gemm(g.pixels(), g.outC, g.taps(), StridedOperand(x, g.inC, 1), filter, y, g.outC, 1, false, epilogue);
+  } else if (!smallConvolution(g, x, w, y, epilogue) && !sixteenChannelConvolution(g, x, w, y, epilogue)) {
+    gemm(g.pixels(), g.outC, g.taps(), PatchRows(g, x), filter, y, g.outC, 1, false, epilogue);
   }
-  applyBiasAndActivation(y, g.pixels(), g.outC, bias, activation);
 }
 
 // With stride 1, dx is the forward convolution of dy by the filter rotated 180 degrees with its channel
@@ -280,7 +264,7 @@ bool backpropInputAsConvolution(const ConvGeometry& g, const float* dy, const fl
   }
   ConvGeometry t = g;
   t.inH = g.outH, t.inW = g.outW, t.inC = g.outC, t.outH = g.inH, t.outW = g.inW, t.outC = g.inC, t.padTop = padTop, t.padLeft = padLeft;
-  if (sixteenChannelConvolution(t, dy, rotated.data(), dx)) return true;
+  if (sixteenChannelConvolution(t, dy, rotated.data(), dx, {})) return true;
   gemm(t.pixels(), t.outC, t.taps(), PatchRows(t, dy), StridedOperand(rotated.data(), 1, t.outC), dx, t.outC, 1, false);
   return true;
 }

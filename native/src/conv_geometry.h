@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "gemm.h"
 #include "napi_args.h"
 
 namespace bdlab {
@@ -32,9 +33,9 @@ struct ConvGeometry {
  * packing patches for a matrix product costs more than the arithmetic. Return false when the geometry
  * is not one they handle (the caller then uses the GEMM path).
  */
-bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y);
+bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue);
 bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy, float* dw);
 /** Stride-1 convolution of 16 channels to 16 without packing patches (false: not that geometry). */
-bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y);
+bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue);
 
 }  // namespace bdlab

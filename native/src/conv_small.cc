@@ -56,7 +56,7 @@ const float* planarize(const ConvGeometry& g, const float* x) {
 }
 
 template <int NV>
-void forward(const ConvGeometry& g, const float* planes, const float* w, float* y) {
+void forward(const ConvGeometry& g, const float* planes, const float* w, float* y, const Epilogue& epilogue) {
   const int64_t ph = planeHeight(g), pw = planeWidth(g);
   const int64_t blocks = (g.outC + kCoBlock - 1) / kCoBlock;
   const int64_t taps = g.filterH * g.filterW * g.inC;
@@ -98,7 +98,7 @@ void forward(const ConvGeometry& g, const float* planes, const float* w, float* 
         const int64_t co0 = block * kCoBlock, cn = std::min<int64_t>(kCoBlock, g.outC - co0);
         float* out = y + ((b * g.outH + oh) * g.outW) * g.outC + co0;
         for (int64_t ow = 0; ow < g.outW; ++ow) {
-          for (int64_t c = 0; c < cn; ++c) out[ow * g.outC + c] = tile[c][ow];
+          for (int64_t c = 0; c < cn; ++c) out[ow * g.outC + c] = epilogue.apply(tile[c][ow], co0 + c);
         }
       }
     }
@@ -181,7 +181,7 @@ constexpr int kChannels = 16;
 
 thread_local Scratch paddedInput;
 
-void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w, float* y) {
+void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
   const int64_t chunks = (g.outW + kLanes - 1) / kLanes;
   const int64_t pw = chunks * kLanes + g.filterW - 1;  // slack so the last chunk's extra pixels read zeros
   const int64_t ph = g.outH + g.filterH - 1;
@@ -203,6 +203,8 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
     }
   }
   const int64_t rowTaps = g.filterW * kChannels;
+  const V zero = {}, six = zero + 6.f;
+  const V bias = epilogue.bias != nullptr ? *reinterpret_cast<const VU*>(epilogue.bias) : zero;
   for (int64_t b = 0; b < g.batch; ++b) {
     for (int64_t oh = 0; oh < g.outH; ++oh) {
       for (int64_t chunk = 0; chunk < chunks; ++chunk) {
@@ -218,7 +220,12 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
         }
         const int64_t n = std::min<int64_t>(kLanes, g.outW - chunk * kLanes);
         float* out = y + ((b * g.outH + oh) * g.outW + chunk * kLanes) * kChannels;
-        for (int64_t r = 0; r < n; ++r) *reinterpret_cast<VU*>(out + r * kChannels) = acc[r];
+        for (int64_t r = 0; r < n; ++r) {
+          V v = acc[r] + bias;
+          if (epilogue.activation == Epilogue::kRelu) v = v > zero ? v : zero;
+          if (epilogue.activation == Epilogue::kRelu6) v = v < zero ? zero : (v > six ? six : v);
+          *reinterpret_cast<VU*>(out + r * kChannels) = v;
+        }
       }
     }
   }
@@ -226,20 +233,20 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
 
 }  // namespace
 
-bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y) {
+bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
   if (g.inC != kChannels || g.outC != kChannels || g.strideH != 1 || g.strideW != 1 || g.dilationH != 1 || g.dilationW != 1) return false;
   if (g.outW < kLanes || g.batch == 0 || g.outH == 0) return false;
-  sixteenChannelForward(g, x, w, y);
+  sixteenChannelForward(g, x, w, y, epilogue);
   return true;
 }
 
-bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y) {
+bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
   if (!handles(g)) return false;
   const float* planes = planarize(g, x);
   if (g.outW <= kLanes) {
-    forward<1>(g, planes, w, y);
+    forward<1>(g, planes, w, y, epilogue);
   } else {
-    forward<2>(g, planes, w, y);
+    forward<2>(g, planes, w, y, epilogue);
   }
   return true;
 }
@@ -258,8 +265,8 @@ bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy,
 
 #else
 
-bool sixteenChannelConvolution(const ConvGeometry&, const float*, const float*, float*) { return false; }
-bool smallConvolution(const ConvGeometry&, const float*, const float*, float*) { return false; }
+bool sixteenChannelConvolution(const ConvGeometry&, const float*, const float*, float*, const Epilogue&) { return false; }
+bool smallConvolution(const ConvGeometry&, const float*, const float*, float*, const Epilogue&) { return false; }
 bool smallFilterGradient(const ConvGeometry&, const float*, const float*, float*) { return false; }
 
 #endif

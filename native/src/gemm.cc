@@ -38,14 +38,22 @@ inline void microKernel(int64_t kc, const float* __restrict a, const float* __re
   }
 }
 
+/** `epilogue` is non-null for the last k-block only; its bias is offset to the tile's first column. */
 template <int MR, int NV>
-inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add) {
+inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add, const Epilogue* epilogue) {
   constexpr int NR = NV * kVec;
   if (cs == 1 && rows == MR && cols == NR) {
+    const Vec zero = {}, six = zero + 6.f;
     for (int r = 0; r < MR; ++r) {
       for (int v = 0; v < NV; ++v) {
         VecU* p = reinterpret_cast<VecU*>(c + r * rs + v * kVec);
-        *p = add ? *p + acc[r][v] : acc[r][v];
+        Vec value = add ? *p + acc[r][v] : acc[r][v];
+        if (epilogue != nullptr) {
+          if (epilogue->bias != nullptr) value += *reinterpret_cast<const VecU*>(epilogue->bias + v * kVec);
+          if (epilogue->activation == Epilogue::kRelu) value = value > zero ? value : zero;
+          if (epilogue->activation == Epilogue::kRelu6) value = value < zero ? zero : (value > six ? six : value);
+        }
+        *p = value;
       }
     }
     return;
@@ -61,13 +69,17 @@ inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t
     } else {
       for (int64_t col = 0; col < cols; ++col) row[col * cs] = tile[r][col];
     }
+    if (epilogue != nullptr) {
+      for (int64_t col = 0; col < cols; ++col) row[col * cs] = epilogue->apply(row[col * cs], col);
+    }
   }
 }
 
 int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 template <int MR, int NV>
-void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
+                 const Epilogue& epilogue) {
   constexpr int NR = NV * kVec;
   constexpr int64_t MC = MR * (kMC / MR);
   float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), NR) * std::min(K, kKC)));
@@ -88,7 +100,11 @@ void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operan
           const float* bs = bp + jr * kc;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             microKernel<MR, NV>(kc, ap + ir * kRowStride, bs, acc);
-            storeTile<MR, NV>(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), add);
+            Epilogue tileEpilogue = epilogue;
+            if (tileEpilogue.bias != nullptr) tileEpilogue.bias += jc + jr;
+            const bool last = pc + kc >= K && !epilogue.empty();
+            storeTile<MR, NV>(acc, c + (ic + ir) * rs + (jc + jr) * cs, rs, cs, std::min<int64_t>(MR, mc - ir), std::min<int64_t>(NR, nc - jr), add,
+                              last ? &tileEpilogue : nullptr);
           }
         }
       }
@@ -96,11 +112,12 @@ void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operan
   }
 }
 
-void gemmOriented(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+void gemmOriented(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
+                  const Epilogue& epilogue) {
   if (N <= kVec) {
-    gemmBlocked<kMRNarrow, 1>(M, N, K, A, B, c, rs, cs, accumulate);
+    gemmBlocked<kMRNarrow, 1>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
   } else {
-    gemmBlocked<kMR, 2>(M, N, K, A, B, c, rs, cs, accumulate);
+    gemmBlocked<kMR, 2>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
   }
 }
 
@@ -158,21 +175,25 @@ void StridedOperand::packRows(float* dst, int64_t j0, int64_t jn, int64_t k0, in
   }
 }
 
-void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate) {
+void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
+          const Epilogue& epilogue) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {
-    if (!accumulate) {
-      for (int64_t m = 0; m < M; ++m) {
-        for (int64_t n = 0; n < N; ++n) c[m * rs + n * cs] = 0.f;
-      }
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t n = 0; n < N; ++n) c[m * rs + n * cs] = epilogue.apply(accumulate ? c[m * rs + n * cs] : 0.f, n);
     }
     return;
   }
   // The micro-kernel stores rows of C as vectors; a C contiguous along M is computed as C^T = B^T A^T.
   if (cs != 1 && rs == 1) {
-    gemmOriented(N, M, K, B, A, c, cs, rs, accumulate);
+    // The epilogue is per column of C, which are rows of C^T: applied in a pass of its own here.
+    gemmOriented(N, M, K, B, A, c, cs, rs, accumulate, {});
+    if (epilogue.empty()) return;
+    for (int64_t m = 0; m < M; ++m) {
+      for (int64_t n = 0; n < N; ++n) c[m * rs + n * cs] = epilogue.apply(c[m * rs + n * cs], n);
+    }
   } else {
-    gemmOriented(M, N, K, A, B, c, rs, cs, accumulate);
+    gemmOriented(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
   }
 }
 

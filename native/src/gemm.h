@@ -73,10 +73,27 @@ class Scratch {
   size_t capacity_ = 0;
 };
 
+/** What happens to each finished element of C in column n: + bias[n], then an activation. */
+struct Epilogue {
+  enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2 };
+  const float* bias = nullptr;
+  int64_t activation = kLinear;
+
+  bool empty() const { return bias == nullptr && activation == kLinear; }
+  float apply(float v, int64_t n) const {
+    if (bias != nullptr) v += bias[n];
+    if (activation == kRelu) return v > 0.f ? v : 0.f;
+    if (activation == kRelu6) return v < 0.f ? 0.f : (v > 6.f ? 6.f : v);
+    return v;
+  }
+};
+
 /**
  * C (+)= A x B with A of M x K and B of K x N; C element (m, n) at c[m * cRowStride + n * cColStride].
- * `accumulate` adds to C's current contents instead of overwriting them.
+ * `accumulate` adds to C's current contents instead of overwriting them. The epilogue is applied as the
+ * last k-block is stored, so bias and activation cost no extra pass over C.
  */
-void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t cRowStride, int64_t cColStride, bool accumulate);
+void gemm(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t cRowStride, int64_t cColStride, bool accumulate,
+          const Epilogue& epilogue = {});
 
 }  // namespace bdlab

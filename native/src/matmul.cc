@@ -20,23 +20,17 @@ void matmul(Args& a) {
   const float* pa = a.floats(1, batchA * M * K);
   const float* pb = a.floats(2, batchB * K * N);
   float* pc = a.floats(3, batch * M * N);
-  const float* bias = a.optionalFloats(11, N);
+  Epilogue epilogue;
+  epilogue.bias = a.optionalFloats(11, N);
+  epilogue.activation = activation;
+  if (activation < Epilogue::kLinear || activation > Epilogue::kRelu6) throw std::invalid_argument("unknown activation");
   for (int64_t i = 0; i < batch; ++i) {
     const float* ai = pa + (batchA == 1 ? 0 : i) * M * K;
     const float* bi = pb + (batchB == 1 ? 0 : i) * K * N;
     float* ci = pc + i * M * N;
     const StridedOperand A = transposeA ? StridedOperand(ai, 1, M) : StridedOperand(ai, K, 1);
     const StridedOperand B = transposeB ? StridedOperand(bi, K, 1) : StridedOperand(bi, 1, N);
-    gemm(M, N, K, A, B, ci, N, 1, false);
-    for (int64_t m = 0; m < M; ++m) {
-      float* row = ci + m * N;
-      if (bias != nullptr) {
-        for (int64_t n = 0; n < N; ++n) row[n] += bias[n];
-      }
-      if (activation == 1) {
-        for (int64_t n = 0; n < N; ++n) row[n] = row[n] > 0.f ? row[n] : 0.f;
-      }
-    }
+    gemm(M, N, K, A, B, ci, N, 1, false, epilogue);
   }
 }
 

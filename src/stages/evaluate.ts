@@ -8,6 +8,7 @@ import { imageRange } from '../ml/batches.js';
 import { imageSize, readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { accuracy, aggregateAttackOutcomes, type AttackOutcome } from '../ml/metrics.js';
 import { loadModel } from '../ml/model-io.js';
+import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
 import { attacksFor } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
@@ -195,9 +196,10 @@ const stage = {
     }
 
     const started = Date.now();
+    const inference = foldBatchNorm(model);
     let result: BackdoorEvaluation;
     try {
-      result = await evaluateBackdoor(layersPredictor(model, numClasses), test, spec, {
+      result = await evaluateBackdoor(layersPredictor(inference, numClasses), test, spec, {
         batchSize: params.batch_size ?? 256,
         numClasses,
         onlyCorrect: params.only_correct ?? false,
@@ -207,6 +209,7 @@ const stage = {
         },
       });
     } finally {
+      if (inference !== model) inference.dispose();
       model.dispose();
     }
 

@@ -17,6 +17,7 @@ import {
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { aggregateAttackOutcomes } from '../ml/metrics.js';
 import { loadModel, MODEL_JSON } from '../ml/model-io.js';
+import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
 
 /** Params as validated by schemas/stages/one-pixel-search.schema.json (defaults repeated here). */
@@ -164,7 +165,8 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
     if (numClasses !== classNames.length) {
       throw new StageError(`One-pixel search ${ctx.id}: model ${modelInput.id} has ${numClasses} outputs but dataset ${dataInput.id} has ${classNames.length} classes.`);
     }
-    const predict = modelPredictor(model, shape, numClasses);
+    const inference = foldBatchNorm(model);
+    const predict = modelPredictor(inference, shape, numClasses);
 
     try {
       const selection = await selectCorrectlyClassified(test, predict, count, seed, batchSize, numClasses);
@@ -252,6 +254,7 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
       );
       return { metrics };
     } finally {
+      if (inference !== model) inference.dispose();
       model.dispose();
     }
   },

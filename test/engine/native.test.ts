@@ -72,14 +72,16 @@ nativeTest('the 16-to-16-channel stride-1 path (no packing) matches the CPU refe
   }
 });
 
-nativeTest('FusedConv2D adds the bias and applies relu / relu6 natively, and other activations still agree (TF.js fallback)', () => {
-  for (const activation of ['linear', 'relu', 'relu6', 'elu']) {
-    const x = random([3, 8, 8, 4]);
-    const filter = random([3, 3, 4, 12]);
-    const bias = random([12]);
-    // Scale up so relu6 clips somewhere.
-    for (let i = 0; i < x.values.length; i++) x.values[i]! *= 8;
-    agrees('FusedConv2D', { x, filter, bias }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation, leakyreluAlpha: 0.2 });
+nativeTest('FusedConv2D adds the bias and applies relu / relu6 on every native path, and other activations still agree (TF.js fallback)', () => {
+  // x, filter: the few-channel direct path, the 16-channel path, the GEMM with full and partial tiles, 1x1.
+  const shapes: [number[], number[]][] = [[[3, 8, 8, 4], [3, 3, 4, 12]], [[2, 17, 20, 16], [3, 3, 16, 16]], [[2, 9, 9, 24], [3, 3, 24, 40]], [[1, 6, 6, 17], [1, 1, 17, 13]]];
+  for (const [xs, fs] of shapes) {
+    for (const activation of ['linear', 'relu', 'relu6', 'elu']) {
+      const x = random(xs);
+      // Scaled up so relu6 clips somewhere.
+      for (let i = 0; i < x.values.length; i++) x.values[i]! *= 8;
+      agrees('FusedConv2D', { x, filter: random(fs), bias: random([fs[3]!]) }, { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1, activation, leakyreluAlpha: 0.2 });
+    }
   }
 });
 
