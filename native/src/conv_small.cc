@@ -86,7 +86,7 @@ void forward(const ConvGeometry& g, const float* planes, const float* w, float* 
               for (int v = 0; v < NV; ++v) xv[v] = loadu(row + kw + v * kLanes);
 #pragma GCC unroll 8
               for (int c = 0; c < kCoBlock; ++c) {
-                const V wc = V{} + wk[c];
+                const V wc = splat<V>(wk[c]);
                 for (int v = 0; v < NV; ++v) acc[c][v] += wc * xv[v];
               }
             }
@@ -203,7 +203,7 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
     }
   }
   const int64_t rowTaps = g.filterW * kChannels;
-  const V zero = {}, six = zero + 6.f;
+  const V zero = {}, six = splat<V>(6.f);
   const V bias = epilogue.bias != nullptr ? *reinterpret_cast<const VU*>(epilogue.bias) : zero;
   for (int64_t b = 0; b < g.batch; ++b) {
     for (int64_t oh = 0; oh < g.outH; ++oh) {
@@ -215,7 +215,7 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
           for (int64_t k = 0; k < rowTaps; ++k, ++a, wk += kChannels) {
             const V wv = *reinterpret_cast<const VU*>(wk);
 #pragma GCC unroll 16
-            for (int r = 0; r < kLanes; ++r) acc[r] += (V{} + a[r * kChannels]) * wv;
+            for (int r = 0; r < kLanes; ++r) acc[r] += splat<V>(a[r * kChannels]) * wv;
           }
         }
         const int64_t n = std::min<int64_t>(kLanes, g.outW - chunk * kLanes);

@@ -30,7 +30,7 @@ inline void microKernel(int64_t kc, const float* __restrict a, const float* __re
 #pragma GCC unroll 24
     for (int r = 0; r < MR; ++r) {
       // A constant displacement from one moving pointer: no register per row.
-      const Vec ar = Vec{} + a[r * kRowStride];
+      const Vec ar = splat<Vec>(a[r * kRowStride]);
       for (int v = 0; v < NV; ++v) acc[r][v] += ar * bv[v];
     }
     a += 1;
@@ -43,7 +43,7 @@ template <int MR, int NV>
 inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t rows, int64_t cols, bool add, const Epilogue* epilogue) {
   constexpr int NR = NV * kVec;
   if (cs == 1 && rows == MR && cols == NR) {
-    const Vec zero = {}, six = zero + 6.f;
+    const Vec zero = {}, six = splat<Vec>(6.f);
     for (int r = 0; r < MR; ++r) {
       for (int v = 0; v < NV; ++v) {
         VecU* p = reinterpret_cast<VecU*>(c + r * rs + v * kVec);

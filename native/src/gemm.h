@@ -6,6 +6,10 @@
 #include <cstddef>
 #include <cstdint>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace bdlab {
 
 // Micro-kernel tiles: kMR rows x 2 vectors, or kMRNarrow rows x 1 vector for matrices at most one vector
@@ -24,6 +28,25 @@ constexpr int kMR = 6;
 constexpr int kMRNarrow = 12;
 #endif
 constexpr int kNR = 2 * kVec;
+
+/**
+ * A vector with every lane s, as one broadcast instruction. (`zero-vector + s` makes GCC add 0.0f to s
+ * first, since that is not an identity for -0.0f: three instructions per FMA instead of one; a
+ * lane-by-lane fill is worse still.)
+ */
+template <typename V>
+inline V splat(float s) {
+  if constexpr (sizeof(V) == 64) {
+#if defined(__AVX512F__)
+    return reinterpret_cast<V>(_mm512_set1_ps(s));
+#endif
+  } else if constexpr (sizeof(V) == 32) {
+#if defined(__AVX__)
+    return reinterpret_cast<V>(_mm256_set1_ps(s));
+#endif
+  }
+  return V{} + s;
+}
 
 /** Largest k-block, and the distance between packed rows of A (padded so rows spread over cache sets). */
 constexpr int64_t kKC = 256;
