@@ -240,7 +240,7 @@ void conv2d(Args& a) {
   const StridedOperand filter(w, 1, g.outC);
   if (g.isPointwise()) {
     gemm(g.pixels(), g.outC, g.taps(), StridedOperand(x, g.inC, 1), filter, y, g.outC, 1, false, epilogue);
-  } else if (!smallConvolution(g, x, w, y, epilogue) && !sixteenChannelConvolution(g, x, w, y, epilogue)) {
+  } else if (!smallConvolution(g, x, w, y, epilogue) && !unpackedConvolution(g, x, w, y, epilogue)) {
     gemm(g.pixels(), g.outC, g.taps(), PatchRows(g, x), filter, y, g.outC, 1, false, epilogue);
   }
 }
@@ -264,7 +264,7 @@ bool backpropInputAsConvolution(const ConvGeometry& g, const float* dy, const fl
   }
   ConvGeometry t = g;
   t.inH = g.outH, t.inW = g.outW, t.inC = g.outC, t.outH = g.inH, t.outW = g.inW, t.outC = g.inC, t.padTop = padTop, t.padLeft = padLeft;
-  if (sixteenChannelConvolution(t, dy, rotated.data(), dx, {})) return true;
+  if (unpackedConvolution(t, dy, rotated.data(), dx, {})) return true;
   gemm(t.pixels(), t.outC, t.taps(), PatchRows(t, dy), StridedOperand(rotated.data(), 1, t.outC), dx, t.outC, 1, false);
   return true;
 }

@@ -35,7 +35,7 @@ struct ConvGeometry {
  */
 bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue);
 bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy, float* dw);
-/** Stride-1 convolution of 16 channels to 16 without packing patches (false: not that geometry). */
-bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue);
+/** Stride-1 convolution of 16 -> 16 or 32 -> 32k channels without packing patches (false: not that geometry). */
+bool unpackedConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue);
 
 }  // namespace bdlab

@@ -171,60 +171,69 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
 }
 
 /**
- * Stride-1 convolution with exactly 16 input and 16 output channels (ResNet34's and VGG16's first
- * stage at width 0.25), as an implicit matrix product without packing: over a zero-padded copy of the
- * input, the patch rows of 16 neighbouring output pixels are 16 floats apart, so the micro-kernel
- * broadcasts them at constant displacements from one pointer, and the filter, [taps][16], is already
- * one vector per tap. Packing those patch rows was most of the time of the general path.
+ * Stride-1 convolution of few channels (16 -> 16 and 32 -> 32: ResNet34's and VGG16's first stages at
+ * width 0.25) as an implicit matrix product without packing: over a zero-padded copy of the input,
+ * the patch rows of neighbouring output pixels are CI floats apart, so the micro-kernel broadcasts them
+ * at constant displacements from one pointer, and the filter, [taps][outC], already holds one row of
+ * vectors per tap. Packing the patch rows was most of the time of the general path at these widths.
+ * A tile is MR pixels of one output row by NV vectors of output channels.
  */
-constexpr int kChannels = 16;
-
 thread_local Scratch paddedInput;
 
-void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
-  const int64_t chunks = (g.outW + kLanes - 1) / kLanes;
-  const int64_t pw = chunks * kLanes + g.filterW - 1;  // slack so the last chunk's extra pixels read zeros
+template <int CI, int MR, int NV>
+void unpackedForward(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
+  constexpr int64_t kBlock = NV * kLanes;
+  const int64_t chunks = (g.outW + MR - 1) / MR;
+  const int64_t pw = chunks * MR + g.filterW - 1;  // slack so the last chunk's extra pixels read zeros
   const int64_t ph = g.outH + g.filterH - 1;
-  float* p = paddedInput.get(static_cast<size_t>(g.batch * ph * pw * kChannels));
+  float* p = paddedInput.get(static_cast<size_t>(g.batch * ph * pw * CI));
   // Only the border is zeroed: clearing the whole copy first cost a tenth of the convolution.
   const int64_t first = std::max<int64_t>(0, -g.padLeft), last = std::min<int64_t>(g.inW, pw - g.padLeft);
   const int64_t dataStart = first + g.padLeft, dataEnd = std::max(dataStart, last + g.padLeft);
   for (int64_t b = 0; b < g.batch; ++b) {
     for (int64_t r = 0; r < ph; ++r) {
-      float* row = p + (b * ph + r) * pw * kChannels;
+      float* row = p + (b * ph + r) * pw * CI;
       const int64_t ih = r - g.padTop;
       if (ih < 0 || ih >= g.inH || first >= last) {
-        std::memset(row, 0, static_cast<size_t>(pw * kChannels) * sizeof(float));
+        std::memset(row, 0, static_cast<size_t>(pw * CI) * sizeof(float));
         continue;
       }
-      std::memset(row, 0, static_cast<size_t>(dataStart * kChannels) * sizeof(float));
-      std::memcpy(row + dataStart * kChannels, x + ((b * g.inH + ih) * g.inW + first) * kChannels, static_cast<size_t>((last - first) * kChannels) * sizeof(float));
-      std::memset(row + dataEnd * kChannels, 0, static_cast<size_t>((pw - dataEnd) * kChannels) * sizeof(float));
+      std::memset(row, 0, static_cast<size_t>(dataStart * CI) * sizeof(float));
+      std::memcpy(row + dataStart * CI, x + ((b * g.inH + ih) * g.inW + first) * CI, static_cast<size_t>((last - first) * CI) * sizeof(float));
+      std::memset(row + dataEnd * CI, 0, static_cast<size_t>((pw - dataEnd) * CI) * sizeof(float));
     }
   }
-  const int64_t rowTaps = g.filterW * kChannels;
+  const int64_t rowTaps = g.filterW * CI;
   const V zero = {}, six = splat<V>(6.f);
-  const V bias = epilogue.bias != nullptr ? *reinterpret_cast<const VU*>(epilogue.bias) : zero;
   for (int64_t b = 0; b < g.batch; ++b) {
     for (int64_t oh = 0; oh < g.outH; ++oh) {
-      for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-        V acc[kLanes] = {};
-        for (int64_t kh = 0; kh < g.filterH; ++kh) {
-          const float* a = p + ((b * ph + oh + kh) * pw + chunk * kLanes) * kChannels;
-          const float* wk = w + kh * rowTaps * kChannels;
-          for (int64_t k = 0; k < rowTaps; ++k, ++a, wk += kChannels) {
-            const V wv = *reinterpret_cast<const VU*>(wk);
+      for (int64_t co0 = 0; co0 < g.outC; co0 += kBlock) {
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+          V acc[MR][NV] = {};
+          for (int64_t kh = 0; kh < g.filterH; ++kh) {
+            const float* a = p + ((b * ph + oh + kh) * pw + chunk * MR) * CI;
+            const float* wk = w + kh * rowTaps * g.outC + co0;
+            for (int64_t k = 0; k < rowTaps; ++k, ++a, wk += g.outC) {
+              V wv[NV];
+              for (int v = 0; v < NV; ++v) wv[v] = *reinterpret_cast<const VU*>(wk + v * kLanes);
 #pragma GCC unroll 16
-            for (int r = 0; r < kLanes; ++r) acc[r] += splat<V>(a[r * kChannels]) * wv;
+              for (int r = 0; r < MR; ++r) {
+                const V ar = splat<V>(a[r * CI]);
+                for (int v = 0; v < NV; ++v) acc[r][v] += ar * wv[v];
+              }
+            }
           }
-        }
-        const int64_t n = std::min<int64_t>(kLanes, g.outW - chunk * kLanes);
-        float* out = y + ((b * g.outH + oh) * g.outW + chunk * kLanes) * kChannels;
-        for (int64_t r = 0; r < n; ++r) {
-          V v = acc[r] + bias;
-          if (epilogue.activation == Epilogue::kRelu) v = v > zero ? v : zero;
-          if (epilogue.activation == Epilogue::kRelu6) v = v < zero ? zero : (v > six ? six : v);
-          *reinterpret_cast<VU*>(out + r * kChannels) = v;
+          const int64_t n = std::min<int64_t>(MR, g.outW - chunk * MR);
+          float* out = y + ((b * g.outH + oh) * g.outW + chunk * MR) * g.outC + co0;
+          for (int v = 0; v < NV; ++v) {
+            const V bias = epilogue.bias != nullptr ? *reinterpret_cast<const VU*>(epilogue.bias + co0 + v * kLanes) : zero;
+            for (int64_t r = 0; r < n; ++r) {
+              V value = acc[r][v] + bias;
+              if (epilogue.activation == Epilogue::kRelu) value = value > zero ? value : zero;
+              if (epilogue.activation == Epilogue::kRelu6) value = value < zero ? zero : (value > six ? six : value);
+              *reinterpret_cast<VU*>(out + r * g.outC + v * kLanes) = value;
+            }
+          }
         }
       }
     }
@@ -233,11 +242,18 @@ void sixteenChannelForward(const ConvGeometry& g, const float* x, const float* w
 
 }  // namespace
 
-bool sixteenChannelConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
-  if (g.inC != kChannels || g.outC != kChannels || g.strideH != 1 || g.strideW != 1 || g.dilationH != 1 || g.dilationW != 1) return false;
-  if (g.outW < kLanes || g.batch == 0 || g.outH == 0) return false;
-  sixteenChannelForward(g, x, w, y, epilogue);
-  return true;
+bool unpackedConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
+  if (g.strideH != 1 || g.strideW != 1 || g.dilationH != 1 || g.dilationW != 1 || g.batch == 0 || g.outH == 0) return false;
+  if (g.inC == 16 && g.outC == 16 && g.outW >= 16) {
+    unpackedForward<16, 16, 1>(g, x, w, y, epilogue);
+    return true;
+  }
+  if (g.inC == 32 && g.outC % 32 == 0 && g.outW >= 8) {
+    unpackedForward<32, 8, 2>(g, x, w, y, epilogue);
+    return true;
+  }
+  // From 64 channels on, packing is a small part of the work and the GEMM's wider tiles win.
+  return false;
 }
 
 bool smallConvolution(const ConvGeometry& g, const float* x, const float* w, float* y, const Epilogue& epilogue) {
@@ -265,7 +281,7 @@ bool smallFilterGradient(const ConvGeometry& g, const float* x, const float* dy,
 
 #else
 
-bool sixteenChannelConvolution(const ConvGeometry&, const float*, const float*, float*, const Epilogue&) { return false; }
+bool unpackedConvolution(const ConvGeometry&, const float*, const float*, float*, const Epilogue&) { return false; }
 bool smallConvolution(const ConvGeometry&, const float*, const float*, float*, const Epilogue&) { return false; }
 bool smallFilterGradient(const ConvGeometry&, const float*, const float*, float*) { return false; }
 

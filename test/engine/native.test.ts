@@ -59,11 +59,13 @@ nativeTest('the direct path for few-channel layers (stride 1, <= 8 in, <= 16 out
   }
 });
 
-nativeTest('the 16-to-16-channel stride-1 path (no packing) matches the CPU reference, forward and as the input gradient', () => {
+nativeTest('the unpacked stride-1 paths (16 -> 16, 32 -> 32k channels) match the CPU reference, forward and as the input gradient', () => {
   const cases: [number[], number[], Pad][] = [
     [[2, 17, 20, 16], [3, 3, 16, 16], 'same'], // two chunks of 16 pixels, the second partial
     [[3, 20, 21, 16], [5, 5, 16, 16], 'valid'],
     [[1, 16, 16, 16], [3, 3, 16, 16], [[0, 0], [0, 2], [2, 1], [0, 0]]],
+    [[2, 9, 13, 32], [3, 3, 32, 32], 'same'], // chunks of 8 pixels, the last partial
+    [[1, 8, 8, 32], [3, 3, 32, 64], 'same'], // two blocks of 32 output channels
   ];
   for (const [xs, fs, pad] of cases) {
     agrees('Conv2D', { x: random(xs), filter: random(fs) }, { strides: 1, pad, dataFormat: 'NHWC', dilations: 1 });
