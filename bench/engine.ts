@@ -11,6 +11,7 @@
  * median over the pairs is reported.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,8 +98,12 @@ class TorchTwins {
   private readonly pending: ((line: string) => void)[] = [];
   private stderr = '';
 
-  constructor() {
-    this.child = spawn(PYTHON, [join(packageRoot(), 'bench', 'torch_models.py')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** `cpus`: a taskset CPU list to run on (e.g. "1", or "0-1" to escape this process's pinning). */
+  constructor(cpus?: string) {
+    const script = join(packageRoot(), 'bench', 'torch_models.py');
+    this.child = cpus === undefined
+      ? spawn(PYTHON, [script], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn('taskset', ['-c', cpus, PYTHON, script], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (chunk: Buffer) => { this.stderr += chunk.toString(); });
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on('line', (line) => this.pending.shift()?.(line));
@@ -119,7 +124,14 @@ class TorchTwins {
   }
 }
 
-async function measure(name: ModelName, info: BackendInfo, steps: number, torch: TorchTwins | undefined): Promise<Measurement> {
+/** The 1-thread PyTorch twin (on bdlab's core when pinned) and the 2-thread one (on all cores). */
+interface Twins {
+  same: TorchTwins;
+  wide: TorchTwins;
+}
+
+async function measure(name: ModelName, info: BackendInfo, steps: number, twins: Twins | undefined): Promise<Measurement> {
+  const torch = twins?.same;
   const model = buildModel(name, { width: WIDTH[name] });
   const { step, dispose } = trainingStep(model);
   const x = tf.randomUniform([BATCH, 32, 32, 3]);
@@ -151,7 +163,7 @@ async function measure(name: ModelName, info: BackendInfo, steps: number, torch:
       torchRates[mode] = medianRate(theirs);
       ratios[mode] = median(ours.map((r, i) => r.cpu / theirs[i]!.cpu));
       const two: Rate[] = [];
-      for (let w = 0; w < 3; w++) two.push(await torch.window(name, mode, steps, 2));
+      for (let w = 0; w < 3; w++) two.push(await twins!.wide.window(name, mode, steps, 2));
       twoThreads[mode] = medianRate(two);
     }
   }
@@ -180,6 +192,18 @@ async function profileStep(name: ModelName, mode: Mode): Promise<string> {
   return profile;
 }
 
+/**
+ * Pins this process (all its threads) to the last CPU with taskset, where Linux has it; the PyTorch
+ * twin started next shares that core. Paired windows on two different cores still differed by up to
+ * 25 % here. Returns the CPU, or undefined when not pinned.
+ */
+function pinToOneCore(): number | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const cpu = availableParallelism() - 1;
+  const result = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
+  return result.status === 0 ? cpu : undefined;
+}
+
 function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
@@ -190,9 +214,14 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
   const models = options.models ?? (['lenet5', 'cnn', 'resnet34', 'vgg16'] as ModelName[]);
   const backends = options.backends ?? (['node', 'wasm', 'cpu'] as BackendPreference[]);
   const out = (line: string): void => { process.stdout.write(line + '\n'); };
-  const torch = torchAvailable() ? new TorchTwins() : undefined;
+  const pinned = pinToOneCore();
+  const allCores = `0-${availableParallelism() - 1}`;
+  const twins = torchAvailable()
+    ? { same: new TorchTwins(pinned === undefined ? undefined : String(pinned)), wide: new TorchTwins(pinned === undefined ? undefined : allCores) }
+    : undefined;
+  if (pinned !== undefined) out(`pinned to CPU ${pinned} with the 1-thread PyTorch twin: on this shared machine cores differ in speed from minute to minute`);
   out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; images per CPU-second (wall in brackets), medians of ${WINDOWS} windows`);
-  if (torch) {
+  if (twins) {
     out(`PyTorch (${PYTHON}) windows alternate with bdlab's at bdlab's thread count; ratios are medians of the paired windows' ratios`);
   } else {
     out(`PyTorch comparison skipped: ${PYTHON} cannot import torch (apt-get install python3-torch to enable it)`);
@@ -215,7 +244,7 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
       const pureJs = info.name === 'cpu';
       const selected = pureJs ? models.filter((m) => m === 'lenet5' || m === 'cnn') : models;
       for (const model of selected) {
-        const m = await measure(model, info, pureJs ? 1 : STEPS[model], pureJs ? undefined : torch);
+        const m = await measure(model, info, pureJs ? 1 : STEPS[model], pureJs ? undefined : twins);
         out(`  ${info.name.padEnd(10)} ${model.padEnd(9)} train ${fmt(m.rates.train.cpu)} [${fmt(m.rates.train.wall)}]   infer ${fmt(m.rates.infer.cpu)} [${fmt(m.rates.infer.wall)}]`);
         if (!m.torch) continue;
         const t = m.torch;
@@ -227,7 +256,9 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
       }
     }
   } finally {
-    torch?.close();
+    twins?.same.close();
+    twins?.wide.close();
+    if (pinned !== undefined) spawnSync('taskset', ['-a', '-p', '-c', allCores, String(process.pid)], { stdio: 'ignore' });
   }
   for (const [model, mode] of missed) {
     await initEngine('wasm');
