@@ -40,9 +40,9 @@ export async function main(): Promise<void> {
   await trainModel(model, set, {
     epochs: EPOCHS, batchSize: 64, optimizer: 'adam', learningRate: 1e-3, seed: 1,
     onProgress: () => { peak = Math.max(peak, rss()); },
-    onEpoch: (r) => {
+    onEpoch: (r, timing) => {
       atEpoch.push({ rss: rss(), tensors: tf.memory().numTensors });
-      out(`  epoch ${r.epoch}: ${r.imagesPerSecond.toFixed(0)} images/s, RSS ${rss().toFixed(0)} MB, ${tf.memory().numTensors} tensors`);
+      out(`  epoch ${r.epoch}: ${timing.imagesPerSecond.toFixed(0)} images/s, RSS ${rss().toFixed(0)} MB, ${tf.memory().numTensors} tensors`);
     },
   });
   const first = atEpoch[0]!;

@@ -83,3 +83,11 @@ export const workspaceOptions = {
   help: { type: 'boolean', short: 'h' },
   debug: { type: 'boolean' },
 } as const satisfies Options;
+
+/** BDLAB_MAX_INSTANCES: the most instances a pipeline may expand to (see docs/pipeline-format.md). */
+export function maxInstancesOption(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env['BDLAB_MAX_INSTANCES']?.trim();
+  if (!raw) return undefined;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`BDLAB_MAX_INSTANCES=${raw}: expected a whole number >= 1`);
+  return Number(raw);
+}

@@ -1,6 +1,6 @@
 import { collectGarbage } from '../executor/gc.js';
-import { shortKey } from '../executor/fingerprint.js';
-import { workspaceAt } from '../executor/workspace.js';
+import { shortKey, type CacheKey } from '../executor/fingerprint.js';
+import { workspaceAt, workspaceProblem } from '../executor/workspace.js';
 import { absolutePath, flag, optionalString, parseCommandArgs, positiveInt, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
@@ -11,11 +11,12 @@ const USAGE = `Usage: bdlab gc [--dry-run] [--keep N] [options]
 Frees disk space: deletes cache entries that no kept run refers to (through its plan.json or
 manifest.json), and temp directories left by killed processes. With --keep N, only the newest N
 runs are kept and the older run directories are deleted too. Prints what it removes and the bytes freed.
+A run that is still running keeps its directory and every cache entry it uses; gc says what it skipped.
 
 Options:
   --dry-run           only report what would be removed
   --keep N            keep the newest N runs (default: all runs)
-  --cache-dir DIR     cache to clean (default: .bdlab/cache of the workspace)
+  --cache-dir DIR     cache to clean (default: $BDLAB_CACHE_DIR, then .bdlab/cache of the workspace)
   --workspace DIR     workspace root (default: current directory)
   -h, --help          show this help`;
 
@@ -31,16 +32,27 @@ export const gcCommand: Command = {
     }
     if (positionals.length > 0) throw new UsageError(`gc: unexpected argument ${positionals[0]}`);
     const keep = optionalString(values, 'keep') === undefined ? undefined : positiveInt(values, 'keep', 0, 0);
-    const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd, absolutePath(io.cwd, optionalString(values, 'cache-dir')));
+    const cliCache = absolutePath(io.cwd, optionalString(values, 'cache-dir'));
+    const envCache = io.env['BDLAB_CACHE_DIR']?.trim() ? absolutePath(io.cwd, io.env['BDLAB_CACHE_DIR'].trim()) : undefined;
+    const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd, cliCache ?? envCache);
+    const problem = await workspaceProblem(ws, {
+      root: optionalString(values, 'workspace') !== undefined ? '--workspace' : 'the workspace',
+      cacheDir: cliCache ? '--cache-dir' : envCache ? 'BDLAB_CACHE_DIR' : 'the cache directory',
+    });
+    if (problem) throw new UsageError(`gc: ${problem}`);
     const dryRun = flag(values, 'dry-run');
     const report = await collectGarbage(ws, { dryRun, ...(keep !== undefined ? { keep } : {}) });
     const verb = dryRun ? 'would remove' : 'removed';
+    const skipped = report.skippedRuns.length + report.skippedEntries.length;
     for (const run of report.removedRuns) io.out(`${verb} run ${run}`);
     for (const e of report.removedEntries) io.out(`${verb} cache entry ${shortKey(e.key)} (${formatBytes(e.bytes)})`);
     for (const t of report.removedTmp) io.out(`${verb} temp dir ${t}`);
+    for (const r of report.skippedRuns) io.out(`skipped run ${r.what}: a running bdlab run uses it (${r.by})`);
+    for (const e of report.skippedEntries) io.out(`skipped cache entry ${shortKey(e.what as CacheKey)}: a running bdlab run uses it (${e.by})`);
     io.out(
       `gc: ${verb} ${report.removedEntries.length} cache entr${report.removedEntries.length === 1 ? 'y' : 'ies'}, ${report.removedRuns.length} run(s), ${report.removedTmp.length} temp dir(s); ` +
-        `kept ${report.keptEntries} entr${report.keptEntries === 1 ? 'y' : 'ies'} of ${report.keptRuns.length} run(s); ${dryRun ? 'would free' : 'freed'} ${report.freedBytes} bytes (${formatBytes(report.freedBytes)})`,
+        `kept ${report.keptEntries} entr${report.keptEntries === 1 ? 'y' : 'ies'} of ${report.keptRuns.length} run(s); ${dryRun ? 'would free' : 'freed'} ${report.freedBytes} bytes (${formatBytes(report.freedBytes)})` +
+        (skipped > 0 ? `; skipped ${report.skippedRuns.length} run(s) and ${report.skippedEntries.length} cache entr${report.skippedEntries.length === 1 ? 'y' : 'ies'} in use by running runs` : ''),
     );
     return EXIT_OK;
   },

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { formatDiagnostics } from '../pipeline/index.js';
 import { openPipeline, type OpenPipeline } from '../executor/open-pipeline.js';
-import { absolutePath, backendOption, optionalString, stringList } from './args.js';
+import { absolutePath, backendOption, maxInstancesOption, optionalString, stringList } from './args.js';
 import { EXIT_INVALID, UsageError, type CliIo } from './io.js';
 
 type Values = Parameters<typeof stringList>[0];
@@ -12,6 +12,7 @@ export async function openFromArgs(io: CliIo, file: string, values: Values, extr
   const cacheDir = absolutePath(io.cwd, optionalString(values, 'cache-dir'));
   const backend = backendOption(values);
   const staleEnv = io.env['BDLAB_LOCK_STALE_MS'];
+  const maxInstances = maxInstancesOption(io.env);
   const opened = await openPipeline({
     file: resolve(io.cwd, file),
     workspace,
@@ -23,6 +24,8 @@ export async function openFromArgs(io: CliIo, file: string, values: Values, extr
     only: extra.only,
     force: extra.force,
     ...(staleEnv && /^\d+$/.test(staleEnv) ? { lockStaleMs: Number(staleEnv) } : {}),
+    ...(maxInstances !== undefined ? { maxInstances } : {}),
+    workspaceFromOption: optionalString(values, 'workspace') !== undefined,
   });
   if (opened.ok) return opened.value;
   if (opened.error.kind === 'invalid') {

@@ -16,7 +16,8 @@ still has to run, because upstream outputs are part of the key. Runs nothing.
 Options:
   --only ID...        plan only these instances or stages, plus what they need
   --force ID...       treat these as rebuilt
-  --cache-dir DIR     cache location (default: settings.cache_dir, then .bdlab/cache)
+  --cache-dir DIR     cache location, may be outside the workspace (default: $BDLAB_CACHE_DIR,
+                      then settings.cache_dir inside the workspace, then .bdlab/cache)
   --workspace DIR     workspace root (default: current directory)
   -h, --help          show this help`;
 

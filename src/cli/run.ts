@@ -23,7 +23,8 @@ Options:
   --backend B         TF.js backend for stages: auto, node, wasm, cpu
                       (default: $BDLAB_BACKEND, then settings.backend, then auto)
   --data-path DIR     directory searched for datasets; repeatable; also $BDLAB_DATA_PATH
-  --cache-dir DIR     cache location (default: settings.cache_dir, then .bdlab/cache)
+  --cache-dir DIR     cache location, may be outside the workspace (default: $BDLAB_CACHE_DIR,
+                      then settings.cache_dir inside the workspace, then .bdlab/cache)
   --workspace DIR     workspace root (default: current directory)
   --verbose           print every stage log line (non-interactive output)
   --debug             show stack traces for internal errors and stage crashes

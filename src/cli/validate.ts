@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { analyzePipeline, formatDiagnostics } from '../pipeline/index.js';
-import { flag, parseCommandArgs } from './args.js';
+import { flag, maxInstancesOption, parseCommandArgs } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INVALID, EXIT_OK, UsageError, type CliIo } from './io.js';
 
@@ -26,9 +26,10 @@ export const validateCommand: Command = {
       return EXIT_OK;
     }
     if (positionals.length === 0) throw new UsageError('validate: expected at least one pipeline FILE');
+    const maxInstances = maxInstancesOption(io.env);
     let invalid = 0;
     for (const file of positionals) {
-      const result = await analyzePipeline(resolve(io.cwd, file));
+      const result = await analyzePipeline(resolve(io.cwd, file), maxInstances !== undefined ? { maxInstances } : {});
       if (result.ok) {
         const stages = new Set(result.value.instances.map((i) => i.stage)).size;
         io.out(`${file}: ok (${stages} stage(s), ${result.value.instances.length} instance(s))`);

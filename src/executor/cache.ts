@@ -144,9 +144,16 @@ export class CacheStore {
     } catch (err) {
       if (!isCode(err, 'EXDEV')) throw err;
       // Cache on another filesystem: copy next to the entry, then rename within that filesystem.
-      const incoming = join(this.cacheDir, pending.key.slice(0, 2), `.${pending.key}.incoming.${randomBytes(4).toString('hex')}`);
-      await cp(pending.dir, incoming, { recursive: true, preserveTimestamps: true });
-      await rename(incoming, finalDir);
+      // The pid in the name lets a later run remove the copy if this process dies half-way.
+      const incoming = join(this.cacheDir, pending.key.slice(0, 2), `.${pending.key}.incoming.${process.pid}.${randomBytes(4).toString('hex')}`);
+      try {
+        await cp(pending.dir, incoming, { recursive: true, preserveTimestamps: true });
+        await rename(incoming, finalDir);
+      } catch (copyErr) {
+        // E.g. ENOSPC: no half-copied directory stays behind.
+        await rm(incoming, { recursive: true, force: true }).catch(() => undefined);
+        throw copyErr;
+      }
       await rm(pending.dir, { recursive: true, force: true });
       this.memo.forgetUnder(finalOutputs);
       await hashTree(finalOutputs, this.memo);

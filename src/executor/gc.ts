@@ -1,8 +1,11 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore } from './cache.js';
 import type { CacheKey } from './fingerprint.js';
+import { isCode } from './fs-removal.js';
 import { HashMemo } from './hash-memo.js';
+import { LiveRunsView, type LiveRunRecord } from './live-runs.js';
+import { LockManager } from './lock.js';
 import { isAlive } from './process-alive.js';
 import { keysOfRun, readRuns } from './run-history.js';
 import type { Workspace } from './workspace.js';
@@ -11,6 +14,14 @@ export interface GcOptions {
   /** Keep only the newest N runs (older run directories are deleted); all runs when undefined. */
   keep?: number;
   dryRun: boolean;
+  locks?: LockManager;
+}
+
+export interface GcSkip {
+  /** Run id or cache key. */
+  what: string;
+  /** Who uses it: `pid N on HOST`. */
+  by: string;
 }
 
 export interface GcReport {
@@ -19,26 +30,51 @@ export interface GcReport {
   removedEntries: { key: CacheKey; bytes: number }[];
   keptEntries: number;
   removedTmp: string[];
+  /** Runs and entries that would have been removed but a running `bdlab run` uses them. */
+  skippedRuns: GcSkip[];
+  skippedEntries: GcSkip[];
   freedBytes: number;
+}
+
+function describeUser(record: LiveRunRecord): string {
+  return record.owner ? `pid ${record.owner.pid} on ${record.owner.host}` : `registration ${record.token}`;
 }
 
 /**
  * Deletes cache entries that no kept run refers to (and, with `keep`, the older run directories),
- * plus temp dirs and half-deleted entries of dead processes. Entries created after gc started are left alone, so a run
- * that is filling the cache right now doesn't lose its fresh entries.
+ * plus what dead processes left behind (see sweepLeftovers). Never touches what a live run uses:
+ * its run directory and every entry it has looked up (see live-runs.ts for the protocol); entries
+ * created after gc started are left alone too, so a run filling the cache right now keeps them.
  */
 export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<GcReport> {
   const started = Date.now();
+  const locks = opts.locks ?? new LockManager(join(ws.cacheDir, 'locks'));
+  // Order matters: runs are listed before live registrations are read, so a run that registers
+  // after the read creates its directory after the listing too, and is not in the list.
   const runs = await readRuns(ws.runsDir);
+  const live = new LiveRunsView(ws.cacheDir, locks, false);
+  await live.refresh();
+
   const cut = opts.keep === undefined ? 0 : Math.max(0, runs.length - opts.keep);
+  const skippedRuns: GcSkip[] = [];
   const kept = runs.slice(cut);
-  const removedRuns = runs.slice(0, cut);
+  const removedRuns = [];
+  for (const run of runs.slice(0, cut)) {
+    const user = live.userOfRunDir(run.dir);
+    if (user) {
+      skippedRuns.push({ what: run.id, by: describeUser(user) });
+      kept.push(run);
+    } else {
+      removedRuns.push(run);
+    }
+  }
   const referenced = new Set<string>();
   for (const run of kept) for (const key of keysOfRun(run)) referenced.add(key);
 
   const memo = await HashMemo.load(ws.hashMemoFile);
   const cache = new CacheStore(ws.cacheDir, ws.tmpDir, memo);
   const removedEntries: GcReport['removedEntries'] = [];
+  const skippedEntries: GcSkip[] = [];
   let keptEntries = 0;
   let freed = 0;
   for (const key of await cache.listKeys()) {
@@ -51,38 +87,109 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
       keptEntries += 1;
       continue;
     }
-    const bytes = await diskUsage(cache.entryDir(key));
+    await live.refresh();
+    const user = live.userOfKey(key);
+    if (user) {
+      keptEntries += 1;
+      skippedEntries.push({ what: key, by: describeUser(user) });
+      continue;
+    }
+    const dir = cache.entryDir(key);
+    const bytes = await diskUsage(dir);
+    if (opts.dryRun) {
+      removedEntries.push({ key, bytes });
+      freed += bytes;
+      continue;
+    }
+    // Moved aside first (lookups miss from now on), then checked once more: a run that claimed the
+    // entry between our check and the move gets it back.
+    const aside = `${dir}.removing.${process.pid}.gc`;
+    try {
+      await rename(dir, aside);
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) continue;
+      throw err;
+    }
+    await live.refresh();
+    const lateUser = live.userOfKey(key);
+    if (lateUser && (await rename(aside, dir).then(() => true, () => false))) {
+      keptEntries += 1;
+      skippedEntries.push({ what: key, by: describeUser(lateUser) });
+      continue;
+    }
+    await rm(aside, { recursive: true, force: true });
+    memo.forgetUnder(dir);
     removedEntries.push({ key, bytes });
     freed += bytes;
-    if (!opts.dryRun) await cache.remove(key);
   }
   for (const run of removedRuns) {
     freed += await diskUsage(run.dir);
     if (!opts.dryRun) await rm(run.dir, { recursive: true, force: true });
   }
-  const removedTmp: string[] = [];
-  for (const name of await readdir(ws.tmpDir).catch(() => [] as string[])) {
-    const pid = Number(/^[0-9a-f]{64}\.(\d+)\./.exec(name)?.[1] ?? NaN);
-    if (!Number.isFinite(pid) || isAlive(pid)) continue;
-    const dir = join(ws.tmpDir, name);
-    freed += await diskUsage(dir);
-    removedTmp.push(name);
-    if (!opts.dryRun) await rm(dir, { recursive: true, force: true });
-  }
-  // Half-deleted entries (`<key>.removing.<pid>.*`) of processes killed while deleting.
+  const leftovers = await sweepLeftovers(ws, locks, opts.dryRun);
+  freed += leftovers.bytes;
+  if (!opts.dryRun) await memo.save();
+  return {
+    keptRuns: kept.map((r) => r.id),
+    removedRuns: removedRuns.map((r) => r.id),
+    removedEntries,
+    keptEntries,
+    removedTmp: leftovers.removed,
+    skippedRuns,
+    skippedEntries,
+    freedBytes: freed,
+  };
+}
+
+/** A leftover's owning pid from its name, for the name patterns bdlab uses; undefined otherwise. */
+function ownerPidOf(name: string): number | undefined {
+  const match =
+    /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+$/.exec(name) ?? // pending entry in tmp/: <key>.<pid>.<random>
+    /\.(?:removing|broken|released|incoming|new)\.(\d+)\.[0-9a-z]+$/.exec(name); // moved aside, being copied in, or a lock being created
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Removes what killed processes left behind: pending entries in tmp/, half-deleted entries
+ * (`*.removing.<pid>.*`), half-copied entries of a cache on another filesystem
+ * (`.<key>.incoming.<pid>.*`), lock directories of dead holders, and staging or broken lock
+ * directories. Only what belongs to a process that no longer exists on this host is touched. Runs
+ * call this at their start; `gc` too. Training checkpoints (scratch/) are kept on purpose: they
+ * are how a killed training resumes.
+ */
+export async function sweepLeftovers(ws: Workspace, locks: LockManager, dryRun = false): Promise<{ removed: string[]; bytes: number }> {
+  const liveRuns = new LiveRunsView(ws.cacheDir, locks, !dryRun);
+  await liveRuns.refresh();
+  const removed: string[] = [...liveRuns.removed];
+  let bytes = 0;
+  const sweep = async (dir: string, name: string): Promise<void> => {
+    const pid = ownerPidOf(name);
+    if (pid === undefined || isAlive(pid)) return;
+    const path = join(dir, name);
+    bytes += await diskUsage(path);
+    removed.push(name);
+    if (!dryRun) await rm(path, { recursive: true, force: true });
+  };
+  for (const name of await readdir(ws.tmpDir).catch(() => [] as string[])) await sweep(ws.tmpDir, name);
   for (const prefix of await readdir(ws.cacheDir).catch(() => [] as string[])) {
     if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
     for (const name of await readdir(join(ws.cacheDir, prefix)).catch(() => [] as string[])) {
-      const pid = Number(/\.removing\.(\d+)\./.exec(name)?.[1] ?? NaN);
-      if (!Number.isFinite(pid) || isAlive(pid)) continue;
-      const dir = join(ws.cacheDir, prefix, name);
-      freed += await diskUsage(dir);
-      removedTmp.push(name);
-      if (!opts.dryRun) await rm(dir, { recursive: true, force: true });
+      if (!/^[0-9a-f]{64}$/.test(name)) await sweep(join(ws.cacheDir, prefix), name);
     }
   }
-  if (!opts.dryRun) await memo.save();
-  return { keptRuns: kept.map((r) => r.id), removedRuns: removedRuns.map((r) => r.id), removedEntries, keptEntries, removedTmp, freedBytes: freed };
+  for (const name of await readdir(locks.locksDir).catch(() => [] as string[])) {
+    if (name.endsWith('.lock') && !name.startsWith('.')) {
+      const lockName = name.slice(0, -'.lock'.length);
+      const state = await locks.inspect(lockName);
+      if (state.state === 'dead') {
+        removed.push(name);
+        if (!dryRun) await locks.breakIfDead(lockName);
+      }
+    } else {
+      await sweep(locks.locksDir, name);
+    }
+  }
+  return { removed, bytes };
 }
 
 /** Bytes of regular files below `path`; symlinks are not followed (a run's outputs link into the cache). */

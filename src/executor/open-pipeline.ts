@@ -7,7 +7,7 @@ import { HashMemo } from './hash-memo.js';
 import { LockManager } from './lock.js';
 import { resolveSelection, type Selection } from './selection.js';
 import { resolveSettings } from './settings.js';
-import { workspaceAt, type Workspace } from './workspace.js';
+import { workspaceAt, workspaceProblem, type Workspace } from './workspace.js';
 
 export interface OpenRequest {
   file: string;
@@ -21,6 +21,9 @@ export interface OpenRequest {
   force: string[];
   schemasDir?: string;
   lockStaleMs?: number;
+  maxInstances?: number;
+  /** The workspace was given explicitly (--workspace), for messages. */
+  workspaceFromOption?: boolean;
 }
 
 /** A validated pipeline bound to a workspace: everything `run`, `plan` and `--dry-run` share. */
@@ -39,7 +42,10 @@ export interface OpenPipeline {
 export type OpenFailure = { kind: 'invalid'; failure: AnalysisFailure } | { kind: 'usage'; message: string };
 
 export async function openPipeline(req: OpenRequest): Promise<Result<OpenPipeline, OpenFailure>> {
-  const analyzed = await analyzePipeline(req.file, req.schemasDir !== undefined ? { schemasDir: req.schemasDir } : {});
+  const analyzed = await analyzePipeline(req.file, {
+    ...(req.schemasDir !== undefined ? { schemasDir: req.schemasDir } : {}),
+    ...(req.maxInstances !== undefined ? { maxInstances: req.maxInstances } : {}),
+  });
   if (!analyzed.ok) return fail({ kind: 'invalid', failure: analyzed.error });
   const plan = analyzed.value;
   const kinds = loadStageKinds(req.schemasDir);
@@ -56,6 +62,11 @@ export async function openPipeline(req: OpenRequest): Promise<Result<OpenPipelin
   const selection = resolveSelection(plan, req.only, req.force);
   if (!selection.ok) return fail({ kind: 'usage', message: selection.error });
   const workspace = workspaceAt(req.workspace, settings.cacheDir);
+  const problem = await workspaceProblem(workspace, {
+    root: req.workspaceFromOption ? '--workspace' : 'the workspace',
+    cacheDir: settings.cacheDirFrom === 'default' ? 'the cache directory' : settings.cacheDirFrom,
+  });
+  if (problem) return fail({ kind: 'usage', message: problem });
   const memo = await HashMemo.load(workspace.hashMemoFile);
   const cache = new CacheStore(workspace.cacheDir, workspace.tmpDir, memo);
   const locks = new LockManager(join(workspace.cacheDir, 'locks'), req.lockStaleMs !== undefined ? { staleMs: req.lockStaleMs } : {});

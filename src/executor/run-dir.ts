@@ -50,13 +50,15 @@ export function utcStamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
 
-export async function createRunDirectory(runsDir: string, plan: Plan, now: Date): Promise<RunDirectory> {
+/** `announce` hears each candidate directory before it is created (a live run registers it for gc). */
+export async function createRunDirectory(runsDir: string, plan: Plan, now: Date, announce?: (dir: string) => void): Promise<RunDirectory> {
   await mkdir(runsDir, { recursive: true });
   const base = `${utcStamp(now)}-${plan.name}-${planHash(plan)}`;
   // Two runs of one plan in the same second get -2, -3 ... rather than sharing a directory.
   for (let n = 1; ; n++) {
     const id = n === 1 ? base : `${base}-${n}`;
     const dir = join(runsDir, id);
+    announce?.(dir);
     try {
       await mkdir(dir);
     } catch (err) {

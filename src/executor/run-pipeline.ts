@@ -4,7 +4,9 @@ import { toolVersion } from '../common/paths.js';
 import type { CacheKey } from './fingerprint.js';
 import { ENTRY_LOG } from './cache.js';
 import { emptyCounts, type RunEvent, type RunEvents, type RunStatus } from './events.js';
+import { sweepLeftovers } from './gc.js';
 import { gitInfoOf } from './git-info.js';
+import { LiveRun } from './live-runs.js';
 import { ManifestWriter, countStatuses, type InstanceRecord, type Manifest } from './manifest.js';
 import type { OpenPipeline } from './open-pipeline.js';
 import { createRunDirectory, linkOutputs, pointLatest, stageDirOf, writePlanFile, writeStageMetrics, type RunDirectory } from './run-dir.js';
@@ -35,9 +37,21 @@ export interface RunOutcome {
  * `stages/<id>/`, and points `runs/latest` at it.
  */
 export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
+  // Registered before anything is created, so a concurrent gc leaves this run's files alone.
+  const live = await LiveRun.start(req.opened.workspace.cacheDir, req.opened.locks);
+  try {
+    return await runRegistered(req, live);
+  } finally {
+    await live.end();
+  }
+}
+
+async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome> {
   const { plan, workspace, cache, selection } = req.opened;
+  // What killed runs left behind (temp dirs, half-copied entries, dead locks) goes first.
+  await sweepLeftovers(workspace, req.opened.locks).catch(() => undefined);
   const startedAt = new Date();
-  const run = await createRunDirectory(workspace.runsDir, plan, startedAt);
+  const run = await createRunDirectory(workspace.runsDir, plan, startedAt, (dir) => live.runDir(dir));
   await writePlanFile(run, plan, new Map());
   await pointLatest(workspace.runsDir, run);
 
@@ -76,6 +90,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     versions: req.opened.versions,
     cache,
     locks: req.opened.locks,
+    claimKey: (key) => live.claim(key),
     scratchRoot: workspace.scratchDir,
     cwd: req.cwd,
     selected: selection.selected,

@@ -26,6 +26,8 @@ export interface SchedulerOptions {
   versions: ReadonlyMap<string, string>;
   cache: CacheStore;
   locks: LockManager;
+  /** Called with every cache key before it is looked up or built (registers it against gc). */
+  claimKey?(key: CacheKey): void;
   /** `<workspace>/.bdlab/scratch`. */
   scratchRoot: string;
   cwd: string;
@@ -177,6 +179,7 @@ async function runInstance(
     ),
   );
   const forced = opts.forced.has(id);
+  opts.claimKey?.(key);
 
   let reportedCorrupt = false;
   const fromCache = async (): Promise<InstanceOutcome | undefined> => {

@@ -16,12 +16,15 @@ export interface SettingsSources {
 export interface ResolvedSettings {
   /** Undefined means the workspace default (`.bdlab/cache`). */
   cacheDir?: string;
+  /** Where cacheDir came from, for messages. */
+  cacheDirFrom: '--cache-dir' | 'BDLAB_CACHE_DIR' | 'settings.cache_dir' | 'default';
   backend: string;
   dataPath: string[];
 }
 
 /**
- * Precedence: command line > environment > pipeline settings > default. Paths in the pipeline
+ * Precedence: command line > environment (BDLAB_CACHE_DIR, BDLAB_BACKEND, BDLAB_DATA_PATH) >
+ * pipeline settings > default. Paths in the pipeline
  * file are relative to the workspace (so a pipeline means the same thing from any cwd); paths
  * from the environment are relative to cwd like any shell variable.
  */
@@ -33,8 +36,11 @@ export function resolveSettings(src: SettingsSources): ResolvedSettings {
   const envBackend = src.env['BDLAB_BACKEND']?.trim() || undefined;
   const backend = src.cliBackend ?? envBackend ?? fromPipeline('backend') ?? 'auto';
 
+  // A pipeline's cache_dir was checked to stay inside the workspace (analyze.ts); the command line
+  // and the environment are the user's own and may point anywhere.
   const pipelineCache = fromPipeline('cache_dir');
-  const cacheDir = src.cliCacheDir ?? (pipelineCache ? absolute(pipelineCache, src.workspaceRoot) : undefined);
+  const envCache = src.env['BDLAB_CACHE_DIR']?.trim() || undefined;
+  const cacheDir = src.cliCacheDir ?? (envCache ? absolute(envCache, src.cwd) : undefined) ?? (pipelineCache ? absolute(pipelineCache, src.workspaceRoot) : undefined);
 
   const envPath = (src.env['BDLAB_DATA_PATH'] ?? '').split(delimiter).filter((p) => p.length > 0).map((p) => absolute(p, src.cwd));
   const rawPipelinePath = src.pipeline['data_path'];
@@ -43,7 +49,8 @@ export function resolveSettings(src: SettingsSources): ResolvedSettings {
     .map((p) => absolute(p, src.workspaceRoot));
   const dataPath = [...new Set([...src.cliDataPath, ...envPath, ...pipelinePath])];
 
-  return { ...(cacheDir ? { cacheDir } : {}), backend, dataPath };
+  const cacheDirFrom = src.cliCacheDir ? '--cache-dir' : envCache ? 'BDLAB_CACHE_DIR' : pipelineCache ? 'settings.cache_dir' : 'default';
+  return { ...(cacheDir ? { cacheDir } : {}), cacheDirFrom, backend, dataPath };
 }
 
 function absolute(p: string, base: string): string {

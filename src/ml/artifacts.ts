@@ -31,8 +31,12 @@ export interface EpochRecord {
   valLoss?: number;
   valAccuracy?: number;
   learningRate: number;
-  seconds: number;
-  imagesPerSecond: number;
+  /**
+   * Only in histories written before timing moved to the stage metrics (bdlab 0.1 outputs still in
+   * caches): timing in a content-addressed file made every rebuild look like a change downstream.
+   */
+  seconds?: number;
+  imagesPerSecond?: number;
 }
 export interface TrainingHistory {
   model: string;

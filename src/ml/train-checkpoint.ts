@@ -8,6 +8,12 @@ export interface NamedTensor {
   tensor: tf.Tensor;
 }
 
+export interface OptimizerExtraState {
+  /** Adam's running products beta1^t and beta2^t, exactly as float32 values. */
+  accBeta1: number;
+  accBeta2: number;
+}
+
 /**
  * Per-epoch training checkpoints. Layout of a checkpoint directory:
  *   latest.json        { dir: "epoch-0003" } — written last, by rename, so it only ever names a complete checkpoint
@@ -15,12 +21,15 @@ export interface NamedTensor {
  * A kill at any moment leaves either the previous or the new checkpoint in force, never a torn one.
  * Randomness needs no saved state: each epoch's shuffle and augmentation derive from (seed, epoch).
  */
+
 export interface CheckpointState {
   /** Number of finished epochs. */
   epoch: number;
   /** Fingerprint of the options that must match for a resume to be honest (seed, optimizer, data size...). */
   fingerprint: string;
   history: EpochRecord[];
+  /** Optimizer state outside getWeights() (Adam's beta powers); absent in older checkpoints. */
+  optimizerState?: OptimizerExtraState;
   weightSpecs: tf.io.WeightsManifestEntry[];
   optimizerSpecs: tf.io.WeightsManifestEntry[];
 }

@@ -6,9 +6,13 @@
  * - Augmentation runs on the stored images, after poisoning: a crop/flip moves the trigger pixel.
  * - Determinism: the validation split, each epoch's shuffle and augmentation derive from (seed, epoch),
  *   and initialisation is seeded, so a run is reproducible on a given backend; and a resumed run
- *   continues with exactly the epochs an uninterrupted one would have run.
- * - Checkpoints hold weights (incl. batch-norm statistics), optimizer slots and the history; a
+ *   continues with exactly the epochs an uninterrupted one would have run, bit for bit.
+ * - Checkpoints hold weights (incl. batch-norm statistics), every bit of optimizer state (slots,
+ *   iteration count, Adam's running beta powers) and the history; the learning rate of an epoch and
+ *   its random streams are functions of (seed, epoch), so they need no saved position. A
  *   checkpoint whose options differ is ignored rather than resumed.
+ * - The history holds no timing (it is content-addressed output: identical weights must give an
+ *   identical file); seconds and images/s reach the caller through onEpoch, for logs and metrics.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { EpochRecord, TrainingHistory } from './artifacts.js';
@@ -18,7 +22,7 @@ import type { ImageSet } from './dataset.js';
 import { LOGITS_LAYER } from './models/index.js';
 import { createRng, deriveSeed, shuffleInPlace } from './rng.js';
 import { type LearningRateSchedule, learningRateAt } from './schedule.js';
-import { loadCheckpoint, saveCheckpoint } from './train-checkpoint.js';
+import { loadCheckpoint, saveCheckpoint, type OptimizerExtraState } from './train-checkpoint.js';
 
 export type { AugmentOptions } from './augment.js';
 export type { LearningRateSchedule } from './schedule.js';
@@ -61,14 +65,22 @@ export interface TrainOptions {
   checkpointDir?: string;
   /** Throttled to about two calls per second. */
   onProgress?(p: TrainProgress): void;
-  /** After each finished (and checkpointed) epoch. */
-  onEpoch?(r: EpochRecord): void;
+  /** After each finished (and checkpointed) epoch; timing is only for logs and metrics. */
+  onEpoch?(r: EpochRecord, timing: EpochTiming): void;
   /** Checked between batches; abort throws an error named AbortError, keeping the last checkpoint. */
   signal?: AbortSignal;
   /** Freeze every layer up to and including this one (model.layers order). */
   freezeUpTo?: string;
   /** Human-readable notes (resume, checkpoint mismatch). */
   log?(line: string): void;
+}
+
+/** How long an epoch took in this process; kept out of the history (see the file comment). */
+export interface EpochTiming {
+  /** Training plus validation. */
+  seconds: number;
+  /** Training images per second. */
+  imagesPerSecond: number;
 }
 
 const PROGRESS_INTERVAL_MS = 500;
@@ -135,6 +147,35 @@ function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
   const withSetter = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
   if (typeof withSetter.setLearningRate === 'function') withSetter.setLearningRate(lr);
   else withSetter.learningRate = lr;
+}
+
+/**
+ * Optimizer state that getWeights() leaves out. Adam keeps its bias corrections beta1^t and beta2^t
+ * as float32 running products; its setWeights rebuilds them as pow(beta, t + 1), which differs in
+ * the last bits, so a resumed training would drift from an uninterrupted one. The exact float32
+ * values are saved instead (as JSON numbers, which hold a float32 exactly).
+ */
+type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+
+function optimizerExtraState(optimizer: tf.Optimizer): OptimizerExtraState | undefined {
+  const adam = optimizer as unknown as AdamInternals;
+  if (!adam.accBeta1 || !adam.accBeta2) return undefined;
+  return { accBeta1: adam.accBeta1.dataSync()[0]!, accBeta2: adam.accBeta2.dataSync()[0]! };
+}
+
+function restoreOptimizerExtraState(optimizer: tf.Optimizer, state: OptimizerExtraState | undefined): void {
+  const adam = optimizer as unknown as AdamInternals;
+  if (!state || !adam.accBeta1 || !adam.accBeta2) return;
+  tf.tidy(() => {
+    adam.accBeta1!.assign(tf.scalar(state.accBeta1, 'float32'));
+    adam.accBeta2!.assign(tf.scalar(state.accBeta2, 'float32'));
+  });
+}
+
+/** An epoch record without the timing fields that histories written by older versions carry. */
+function withoutTiming(record: EpochRecord & { seconds?: number; imagesPerSecond?: number }): EpochRecord {
+  const { seconds: _s, imagesPerSecond: _i, ...rest } = record;
+  return rest;
 }
 
 /**
@@ -247,7 +288,9 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
         // Momentum/Adam accumulators are matched by position in the variable list, which is stable for a given model.
         if (ckpt.optimizerWeights.length > 0) await optimizer.setWeights(ckpt.optimizerWeights);
         tf.dispose(ckpt.optimizerWeights.map((w) => w.tensor));
-        history.push(...ckpt.state.history);
+        if (ckpt.state.optimizerState) restoreOptimizerExtraState(optimizer, ckpt.state.optimizerState);
+        else if (opts.optimizer === 'adam') opts.log?.('checkpoint predates exact Adam state; the resumed training may differ from an uninterrupted one in the last bits');
+        history.push(...ckpt.state.history.map(withoutTiming));
         startEpoch = ckpt.state.epoch;
         opts.log?.(`resuming from checkpoint after epoch ${ckpt.state.epoch}`);
       }
@@ -300,23 +343,23 @@ export async function trainModel(model: tf.LayersModel, train: ImageSet, opts: T
       }
       frozenWeights?.restore();
       const trainSeconds = (performance.now() - epochStart) / 1000;
-      const record: EpochRecord = {
-        epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate: lr,
-        seconds: trainSeconds, imagesPerSecond: seen / trainSeconds,
-      };
+      const record: EpochRecord = { epoch: epoch + 1, loss: lossSum / seen, accuracy: correct / seen, learningRate: lr };
       if (valIdx.length > 0) {
         const v = evaluateLoss(net, train, valIdx, opts.batchSize, numClasses, fromLogits);
         record.valLoss = v.loss;
         record.valAccuracy = v.accuracy;
-        record.seconds = (performance.now() - epochStart) / 1000;
       }
+      const timing: EpochTiming = { seconds: (performance.now() - epochStart) / 1000, imagesPerSecond: seen / trainSeconds };
       history.push(record);
       if (opts.checkpointDir) {
         const optimizerWeights = await optimizer.getWeights();
-        await saveCheckpoint(opts.checkpointDir, { epoch: epoch + 1, fingerprint: print, history },
+        const optimizerState = optimizerExtraState(optimizer);
+        await saveCheckpoint(opts.checkpointDir, { epoch: epoch + 1, fingerprint: print, history, ...(optimizerState ? { optimizerState } : {}) },
           model.getWeights().map((tensor, i) => ({ name: `w${i}`, tensor })), optimizerWeights);
+        // getWeights() creates the iteration-count scalar; the slots themselves are the optimizer's.
+        tf.dispose(optimizerWeights.filter((w) => w.name === 'iter').map((w) => w.tensor));
       }
-      opts.onEpoch?.(record);
+      opts.onEpoch?.(record, timing);
     }
     return { model: model.name, epochs: history };
   } finally {

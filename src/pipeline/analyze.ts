@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { isAbsolute, normalize, resolve } from 'node:path';
+import { quoteValue } from '../common/display-text.js';
+import { InputFileError, readRegularFile } from '../common/read-bounded.js';
 import type { ValidateFunction } from 'ajv';
 import type { JsonObject, JsonValue } from '../common/json.js';
 import { schemasDir as defaultSchemasDir } from '../common/paths.js';
@@ -13,6 +14,7 @@ import type { StageExpansion } from './expand.js';
 import { planStageGraph } from './graph.js';
 import type { NeedEdge } from './graph.js';
 import { formatMatrixValue } from './instance-id.js';
+import { DEFAULT_MAX_INSTANCES, stageBound, type StageBound } from './instance-count.js';
 import { isJsonObject, pipelineStructureSchema } from './pipeline-structure.js';
 import { explainSchemaErrors } from './schema-messages.js';
 import type { SchemaProblem } from './schema-messages.js';
@@ -30,20 +32,41 @@ import { compileSchema, stageParamsValidator } from './validators.js';
  * Reads, validates and plans a pipeline file. On failure, every problem found in the file is
  * returned together (syntax, structure, kinds, needs, cycles, matrices, params).
  */
-export async function analyzePipeline(file: string, options: { schemasDir?: string } = {}): Promise<Result<Plan, AnalysisFailure>> {
+/** Largest pipeline file read; far above any hand-written or generated pipeline. */
+export const MAX_PIPELINE_BYTES = 64 * 1024 * 1024;
+
+export async function analyzePipeline(file: string, options: AnalysisOptions = {}): Promise<Result<Plan, AnalysisFailure>> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file, MAX_PIPELINE_BYTES)).toString('utf8');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'the file does not exist' : error instanceof InputFileError ? error.message : (error as Error).message;
     return fail({ file, diagnostics: [{ severity: 'error', path: '(document)', message: `cannot read the pipeline file: ${reason}; pass the path of a pipeline YAML file, e.g. pipelines/quickstart.yaml` }] });
   }
   return analyzePipelineText(file, text, options);
 }
 
+export interface AnalysisOptions {
+  schemasDir?: string;
+  /** Most instances a pipeline may expand to (default DEFAULT_MAX_INSTANCES). */
+  maxInstances?: number;
+}
+
 /** The same analysis on text already in memory; `file` is used for messages and `Plan.file`. */
-export function analyzePipelineText(file: string, text: string, options: { schemasDir?: string } = {}): Result<Plan, AnalysisFailure> {
-  return new Analysis(file, text, readStageKinds(options.schemasDir ?? defaultSchemasDir())).run();
+export function analyzePipelineText(file: string, text: string, options: AnalysisOptions = {}): Result<Plan, AnalysisFailure> {
+  return new Analysis(file, text, readStageKinds(options.schemasDir ?? defaultSchemasDir()), options.maxInstances ?? DEFAULT_MAX_INSTANCES).run();
+}
+
+/** True for a relative path that stays below its base however the base is chosen (no leading `..`). */
+export function isInsideWorkspace(path: string): boolean {
+  if (isAbsolute(path) || /^[A-Za-z]:/.test(path) || path.startsWith('~')) return false;
+  const normal = normalize(path);
+  return normal !== '..' && !normal.startsWith('../') && !normal.startsWith('..\\');
+}
+
+function formatCount(n: number): string {
+  return n >= 1e15 ? n.toExponential(2) : Math.round(n).toLocaleString('en-US');
 }
 
 let structureValidator: ValidateFunction | undefined;
@@ -67,7 +90,7 @@ class Analysis {
   private readonly broken = new Set<string>();
   private data: JsonValue = null;
 
-  constructor(private readonly file: string, private readonly text: string, private readonly catalog: StageKindCatalog) {
+  constructor(private readonly file: string, private readonly text: string, private readonly catalog: StageKindCatalog, private readonly maxInstances: number) {
     this.source = new SourceFile(file, text);
   }
 
@@ -87,6 +110,9 @@ class Analysis {
     }
     this.checkStructure(data);
     if (!isJsonObject(data)) return this.finish(undefined);
+    // Infinity and NaN have no JSON form: nothing after this point (params hashing) could handle them.
+    if (!this.checkFiniteNumbers(data, [])) return this.finish(undefined);
+    this.checkSettingsPaths(data);
 
     const defaults = isJsonObject(data['defaults']) ? data['defaults'] : {};
     const stages = isJsonObject(data['stages']) ? data['stages'] : {};
@@ -102,6 +128,7 @@ class Analysis {
     this.diagnostics.push(...graph.diagnostics);
 
     const byId = new Map(models.map((model) => [model.id as string, model]));
+    if (!this.checkInstanceCount(graph.order.map((id) => byId.get(id)!), stages)) return this.finish(undefined);
     const expansions = new Map<string, StageExpansion>();
     const instances: PlannedInstance[] = [];
     const templateOf = (model: StageModel): ParamsTemplate => {
@@ -150,6 +177,72 @@ class Analysis {
       settings: isJsonObject(data['settings']) ? data['settings'] : {},
       instances,
     });
+  }
+
+  /** Reports every `.inf`, `.nan` or overflowing literal (`1e400`) in the document; true when there is none. */
+  private checkFiniteNumbers(value: JsonValue, path: (string | number)[]): boolean {
+    if (typeof value === 'number') {
+      if (Number.isFinite(value)) return true;
+      const node = this.source.nodeAt(path);
+      const written = node?.range ? this.text.slice(node.range[0], node.range[1]).trim() : String(value);
+      this.error(path, `${quoteValue(written)} is not a finite number (${Number.isNaN(value) ? 'not a number' : 'it overflows to infinity'}); ` +
+        'numbers in a pipeline must be finite, e.g. 1e30 or 0.001');
+      return false;
+    }
+    if (value === null || typeof value !== 'object') return true;
+    let finite = true;
+    if (Array.isArray(value)) value.forEach((item, index) => { finite = this.checkFiniteNumbers(item, [...path, index]) && finite; });
+    else for (const [key, item] of Object.entries(value)) finite = this.checkFiniteNumbers(item, [...path, key]) && finite;
+    return finite;
+  }
+
+  /**
+   * A pipeline file may come from someone else: the directories it names for writing must stay
+   * inside the workspace. Whoever runs bdlab can point elsewhere with --cache-dir or BDLAB_CACHE_DIR.
+   */
+  private checkSettingsPaths(data: JsonObject): void {
+    const settings = data['settings'];
+    if (!isJsonObject(settings)) return;
+    const cacheDir = settings['cache_dir'];
+    if (typeof cacheDir !== 'string') return;
+    if (isInsideWorkspace(cacheDir)) return;
+    this.error(['settings', 'cache_dir'], `settings.cache_dir ${quoteValue(cacheDir)} points outside the workspace; a pipeline file may only name a directory ` +
+      'inside the workspace, as a relative path without leading ".." (e.g. .bdlab/cache-large). To use a cache elsewhere, pass --cache-dir DIR or set BDLAB_CACHE_DIR');
+  }
+
+  /**
+   * Refuses a pipeline whose matrices would expand to more instances than the limit, before
+   * expanding anything (see instance-count.ts), naming the stage with the largest matrix.
+   */
+  private checkInstanceCount(ordered: StageModel[], stages: JsonObject): boolean {
+    const bounds = new Map<string, StageBound>();
+    let total = 0;
+    for (const model of ordered) {
+      const raw = stages[model.id];
+      const matrix = isJsonObject(raw) && isJsonObject(raw['matrix']) ? raw['matrix'] : {};
+      const upstream = model.needs.flatMap((edge) => {
+        const bound = bounds.get(edge.stage);
+        if (!bound) return [];
+        const keys = [...bound.keyValues.keys()];
+        const passesKeys = edge.fanIn === true ? [] : edge.fanIn === false ? keys : keys.filter((key) => !(edge.fanIn as string[]).includes(key));
+        return [{ bound, passesKeys }];
+      });
+      const bound = stageBound(matrix, upstream);
+      bounds.set(model.id, bound);
+      total += bound.instances;
+    }
+    if (total <= this.maxInstances) return true;
+    let worst: StageModel | undefined;
+    for (const model of ordered) if (!worst || bounds.get(model.id)!.instances > bounds.get(worst.id)!.instances) worst = model;
+    const bound = bounds.get(worst!.id)!;
+    const raw = stages[worst!.id];
+    const ownMatrix = isJsonObject(raw) && isJsonObject(raw['matrix']) ? raw['matrix'] : undefined;
+    const sizes = [...bound.keyValues].map(([key, count]) => `${key} ${count}`).join(' x ');
+    this.error(ownMatrix ? ['stages', worst!.id, 'matrix'] : ['stages', worst!.id],
+      `the pipeline would have up to ${formatCount(total)} instances, more than the limit of ${formatCount(this.maxInstances)}; ` +
+        `stage "${worst!.id}" alone has up to ${formatCount(bound.instances)} (${sizes}). Sweep fewer values, split the pipeline, ` +
+        'or raise the limit with BDLAB_MAX_INSTANCES if the machine can hold that many', { key: true });
+    return false;
   }
 
   private finish(plan: Plan | undefined): Result<Plan, AnalysisFailure> {

@@ -1,4 +1,5 @@
 import type { ErrorObject } from 'ajv';
+import { quoteValue } from '../common/display-text.js';
 import type { JsonValue } from '../common/json.js';
 import type { YamlPath } from './source-map.js';
 import { didYouMean, quotedList } from './suggest.js';
@@ -89,7 +90,7 @@ function withoutBranchNoise(errors: readonly ErrorObject[]): ErrorObject[] {
   for (const error of errors) {
     if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf') continue;
     const branches = ((error.parentSchema as SchemaNode | undefined)?.[error.keyword] as SchemaNode[] | undefined) ?? [];
-    const matching = branches.flatMap((branch, index) => (typeMatches(branch, error.data) ? [index] : []));
+    const matching = narrowByRequired(branches, branches.flatMap((branch, index) => (typeMatches(branch, error.data) ? [index] : [])), error.data);
     const prefix = error.schemaPath + '/';
     for (const other of errors) {
       if (other === error || !other.schemaPath.startsWith(prefix) || !other.instancePath.startsWith(error.instancePath)) continue;
@@ -99,6 +100,20 @@ function withoutBranchNoise(errors: readonly ErrorObject[]): ErrorObject[] {
     if (matching.length === 1) dropped.add(error);
   }
   return errors.filter((error) => !dropped.has(error));
+}
+
+/**
+ * Of several mapping branches, the one whose required properties are all present is the one the
+ * author meant (`{row: -1, col: 0, color: red}` is a row/col trigger, not a named position), so its
+ * own errors ("row must be integer >= 0") say more than "must be a mapping, or a mapping".
+ */
+function narrowByRequired(branches: SchemaNode[], matching: number[], data: unknown): number[] {
+  if (matching.length < 2 || data === null || typeof data !== 'object' || Array.isArray(data)) return matching;
+  const complete = matching.filter((index) => {
+    const required = branches[index]!['required'];
+    return Array.isArray(required) && required.length > 0 && required.every((name) => typeof name === 'string' && name in data);
+  });
+  return complete.length === 1 ? complete : matching;
 }
 
 function typeMatches(schema: SchemaNode, data: unknown): boolean {
@@ -151,7 +166,7 @@ function got(data: unknown): string {
   if (data === undefined) return '';
   if (Array.isArray(data)) return ' (got a list)';
   if (data !== null && typeof data === 'object') return ' (got a mapping)';
-  return ` (got ${JSON.stringify(data)})`;
+  return ` (got ${quoteValue(data)})`;
 }
 
 /** JSON pointer -> path, with array indexes as numbers (so YAML sequences are walked correctly). */

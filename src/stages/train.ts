@@ -4,7 +4,7 @@ import { startEngine } from './engine-setup.js';
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { buildModel, type ModelName } from '../ml/models/index.js';
 import { trainModel, type AugmentOptions, type LearningRateSchedule } from '../ml/train.js';
-import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
 
 /** Mirrors schemas/stages/train.schema.json (defaults repeated here so the stage also runs on unfilled params). */
@@ -72,6 +72,7 @@ const train: StageImplementation<TrainParams> = {
     const counts = parameterCounts(model);
     ctx.log(`${resolved.model} width ${resolved.width}: ${counts.parameters} parameters; training on ${data.count} images from ${input.id}`);
     let history;
+    const timings = new EpochTimings();
     try {
       history = await trainModel(model, data, {
         epochs: resolved.epochs, batchSize: resolved.batch_size, optimizer: resolved.optimizer,
@@ -80,8 +81,11 @@ const train: StageImplementation<TrainParams> = {
         seed: resolved.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
         log: (line) => ctx.log(line),
         onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
-        onEpoch: (r) => ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)}` +
-          (r.valAccuracy !== undefined ? ` val accuracy ${r.valAccuracy.toFixed(4)}` : '') + ` ${Math.round(r.imagesPerSecond)} img/s`),
+        onEpoch: (r, timing) => {
+          timings.add(timing);
+          ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)}` +
+            (r.valAccuracy !== undefined ? ` val accuracy ${r.valAccuracy.toFixed(4)}` : '') + ` ${Math.round(timing.imagesPerSecond)} img/s ${timing.seconds.toFixed(1)} s`);
+        },
       });
     } catch (err) {
       if (err instanceof RangeError) throw new StageError(`${ctx.id}: ${err.message}`);
@@ -92,7 +96,7 @@ const train: StageImplementation<TrainParams> = {
       dataset: { input: input.id, kind: input.kind, images: data.count }, options: resolved,
     });
     model.dispose();
-    return { metrics: historyMetrics(history) };
+    return { metrics: historyMetrics(history, timings) };
   },
 };
 

@@ -7,7 +7,7 @@ import { readSplit, type ImageSet } from '../ml/dataset.js';
 import { loadModel } from '../ml/model-io.js';
 import { createRng, deriveSeed, sample } from '../ml/rng.js';
 import { layerNames, trainModel } from '../ml/train.js';
-import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
 import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
 import { startEngine } from './engine-setup.js';
 import { datasetInput } from './train.js';
@@ -106,13 +106,17 @@ const transferRetrain: StageImplementation<TransferRetrainParams> = {
     const reinitialized = resolved.reinit_head ? reinitializeHead(model, resolved.seed) : null;
     ctx.log(`retraining ${model.name} from ${source.id} on ${data.count} images of ${dataInput.id}` +
       (reinitialized ? `; re-initialised ${reinitialized}` : '') + (resolved.freeze_up_to ? `; frozen up to ${resolved.freeze_up_to}` : ''));
+    const timings = new EpochTimings();
     const history = await trainModel(model, data, {
       epochs: resolved.epochs, batchSize: resolved.batch_size, optimizer: resolved.optimizer, learningRate: resolved.learning_rate,
       momentum: resolved.momentum, seed: resolved.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
       ...(resolved.freeze_up_to !== null ? { freezeUpTo: resolved.freeze_up_to } : {}),
       log: (line) => ctx.log(line),
       onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
-      onEpoch: (r) => ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)} ${Math.round(r.imagesPerSecond)} img/s`),
+      onEpoch: (r, timing) => {
+        timings.add(timing);
+        ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)} ${Math.round(timing.imagesPerSecond)} img/s ${timing.seconds.toFixed(1)} s`);
+      },
     });
     const counts = parameterCounts(model);
     await writeTrainingOutputs(ctx.outDir, model, history, {
@@ -120,7 +124,7 @@ const transferRetrain: StageImplementation<TransferRetrainParams> = {
       dataset: { input: dataInput.id, kind: dataInput.kind, images: data.count, poisonRate: rate ?? null }, options: resolved,
     });
     model.dispose();
-    return { metrics: historyMetrics(history) };
+    return { metrics: historyMetrics(history, timings) };
   },
 };
 

@@ -136,7 +136,7 @@ sweep('summary.csv has one row per plotted input whose values equal the inputs',
       const last = h.epochs[h.epochs.length - 1];
       assert.is(Number(column(row, 'epochs')), h.epochs.length);
       assert.is(Number(column(row, 'final_val_accuracy')), last?.valAccuracy);
-      assert.is(Number(column(row, 'train_seconds')), h.epochs.reduce((s, e) => s + e.seconds, 0));
+      assert.is(Number(column(row, 'train_seconds')), h.epochs.reduce((s, e) => s + (e.seconds ?? 0), 0));
       assert.is(column(row, 'targeted_success_rate'), '');
     }
     assert.is(column(row, 'model'), id.includes('lenet5') ? 'lenet5' : 'cnn');
