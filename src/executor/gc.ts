@@ -59,6 +59,10 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
   const skippedRuns: GcSkip[] = [];
   const kept = runs.slice(cut);
   const removedRuns = [];
+  const referenced = new Set<string>();
+  for (const run of kept) for (const key of keysOfRun(run)) referenced.add(key);
+  // A run that would go but is still running stays, and so do the entries it uses: those are
+  // reported as skipped (through its registration) rather than as kept.
   for (const run of runs.slice(0, cut)) {
     const user = live.userOfRunDir(run.dir);
     if (user) {
@@ -68,8 +72,6 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
       removedRuns.push(run);
     }
   }
-  const referenced = new Set<string>();
-  for (const run of kept) for (const key of keysOfRun(run)) referenced.add(key);
 
   const memo = await HashMemo.load(ws.hashMemoFile);
   const cache = new CacheStore(ws.cacheDir, ws.tmpDir, memo);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
+import { irregularKind } from '../common/read-bounded.js';
 
 /**
  * Safe reading of (gzipped) tar archives. Downloaded archives are untrusted: an entry may try to
@@ -16,6 +17,11 @@ export class ArchiveError extends Error {
 }
 
 const SAFE_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
+
+/** Far above the 170 MB CIFAR-10 tarball; a bigger file is not a dataset archive bdlab reads. */
+export const DEFAULT_MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024;
+/** Far above CIFAR-10's 185 MB of unpacked members. */
+export const DEFAULT_MAX_UNPACKED_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** Why this entry is unsafe, or null when it is a plain file or directory with a relative, contained path. */
 export function unsafeEntryReason(path: string, type: string): string | null {
@@ -39,6 +45,15 @@ export interface ArchiveProgress {
 export interface ArchiveReadOptions {
   /** Which file entries to keep (by cleaned path); all others are validated and skipped. */
   wanted: (path: string) => boolean;
+  /** Largest archive file accepted (compressed bytes); default DEFAULT_MAX_ARCHIVE_BYTES. */
+  maxArchiveBytes?: number;
+  /** Largest size of a kept entry, checked against its header before anything is allocated. */
+  maxEntryBytes?: (path: string) => number;
+  /**
+   * Most bytes all entries together may declare, kept or not: bounds the time spent on a gzip bomb
+   * of skipped entries. Default DEFAULT_MAX_UNPACKED_BYTES.
+   */
+  maxUnpackedBytes?: number;
   /** Called for each kept file once its content is complete; the default collects them in memory. */
   onFile?: (path: string, content: Buffer) => void | Promise<void>;
   onProgress?: (p: ArchiveProgress) => void;
@@ -51,7 +66,22 @@ export interface ArchiveReadOptions {
  * naming the archive and the entry.
  */
 export async function readArchiveFiles(archive: string, options: ArchiveReadOptions): Promise<Map<string, Buffer>> {
-  const total = (await stat(archive)).size;
+  // Opened without blocking and checked first: a FIFO or a symlink to /dev/zero would never end.
+  const handle = await open(archive, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  let total: number;
+  try {
+    const st = await handle.stat();
+    const kind = irregularKind(st);
+    if (kind) throw new ArchiveError(`Cannot read ${archive}: it is ${kind}, not a regular file; put the archive itself in the data path.`);
+    const limit = options.maxArchiveBytes ?? DEFAULT_MAX_ARCHIVE_BYTES;
+    if (st.size > limit) throw new ArchiveError(`Cannot read ${archive}: it has ${st.size} bytes, more than the ${limit} bytes a dataset archive may have.`);
+    total = st.size;
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  const maxUnpacked = options.maxUnpackedBytes ?? DEFAULT_MAX_UNPACKED_BYTES;
+  let declared = 0;
   const collected = new Map<string, Buffer>();
   const pendingWrites: Promise<void>[] = [];
   let failure: Error | undefined;
@@ -70,8 +100,22 @@ export async function readArchiveFiles(archive: string, options: ArchiveReadOpti
         parser.abort(failure);
         return;
       }
+      declared += entry.size;
+      if (declared > maxUnpacked) {
+        failure ??= new ArchiveError(`Refusing to read ${archive}: its entries declare more than ${maxUnpacked} bytes in all (at '${entry.path}'); that is no dataset archive bdlab reads.`);
+        entry.resume();
+        parser.abort(failure);
+        return;
+      }
       if (entry.type === 'Directory' || !options.wanted(path)) {
         entry.resume();
+        return;
+      }
+      const maxEntry = options.maxEntryBytes?.(path);
+      if (maxEntry !== undefined && entry.size > maxEntry) {
+        failure ??= new ArchiveError(`Refusing to read ${archive}: entry '${entry.path}' declares ${entry.size} bytes, more than the ${maxEntry} bytes such a file has.`);
+        entry.resume();
+        parser.abort(failure);
         return;
       }
       // The header states the size, so one allocation and no concat of a 30 MB member.
@@ -92,7 +136,7 @@ export async function readArchiveFiles(archive: string, options: ArchiveReadOpti
     },
   });
 
-  const source = createReadStream(archive);
+  const source = handle.createReadStream();
   let read = 0;
   source.on('data', (chunk) => {
     read += chunk.length;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InputFileError, readRegularFile } from '../common/read-bounded.js';
+import { CIFAR10_FILE_BYTES } from './checksums.js';
 import { CIFAR10_CLASSES, type ImageSet } from './dataset.js';
 
 /**
@@ -121,15 +122,25 @@ export function cifarFromFiles(files: ReadonlyMap<string, Uint8Array>, metaText?
   return { train, test, classes: fromMeta.length === 10 ? fromMeta : [...CIFAR10_CLASSES] };
 }
 
+/** A regular file of at most `maxBytes` (a device or FIFO in a data directory must not hang a read). */
+async function readBounded(path: string, maxBytes: number): Promise<Buffer> {
+  try {
+    return await readRegularFile(path, maxBytes);
+  } catch (error) {
+    if (error instanceof InputFileError) throw new CifarFormatError(`${path} cannot be read as CIFAR-10 data: ${error.message}.`);
+    throw error;
+  }
+}
+
 /** Reads an extracted `cifar-10-batches-bin` directory. */
 export async function readCifarDirectory(dir: string): Promise<CifarData> {
   const files = new Map<string, Uint8Array>();
   for (const name of CIFAR_DATA_FILES) {
     const path = join(dir, name);
     if (!existsSync(path)) throw new CifarFormatError(`CIFAR-10 directory ${dir} has no ${name} (expected ${CIFAR_DATA_FILES.join(', ')}).`);
-    files.set(name, new Uint8Array(await readFile(path)));
+    files.set(name, new Uint8Array(await readBounded(path, CIFAR10_FILE_BYTES)));
   }
   const metaPath = join(dir, CIFAR_META_FILE);
-  const metaText = existsSync(metaPath) ? await readFile(metaPath, 'utf8') : undefined;
+  const metaText = existsSync(metaPath) ? (await readBounded(metaPath, 64 * 1024)).toString('utf8') : undefined;
   return cifarFromFiles(files, metaText);
 }

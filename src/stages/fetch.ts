@@ -1,11 +1,12 @@
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { InputFileError, readRegularFile } from '../common/read-bounded.js';
 import { ArchiveError, readArchiveFiles } from '../ml/archive.js';
-import { CIFAR10_SHA256, compareChecksums, describeMismatches, sha256Bytes } from '../ml/checksums.js';
+import { CIFAR10_FILE_BYTES, CIFAR10_SHA256, compareChecksums, describeMismatches, sha256Bytes } from '../ml/checksums.js';
 import {
   CIFAR_DATA_FILES, CIFAR_DIRECTORY, CIFAR_META_FILE, CifarFormatError, cifarFromFiles, type CifarData,
 } from '../ml/cifar.js';
@@ -75,6 +76,7 @@ async function download(ctx: StageContext, searched: string[]): Promise<string> 
   const body = Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
   body.on('data', (chunk: Buffer) => {
     received += chunk.length;
+    if (received > MAX_DOWNLOAD_BYTES) body.destroy(new Error(`the server sent more than ${MAX_DOWNLOAD_BYTES} bytes, far more than the CIFAR-10 tarball has`));
     if (received - lastReport >= 1 << 20 || received === total) {
       lastReport = received;
       const mb = (received / 1e6).toFixed(0);
@@ -92,6 +94,25 @@ async function download(ctx: StageContext, searched: string[]): Promise<string> 
   return target;
 }
 
+/** batches.meta.txt holds ten class names; anything near this size is not CIFAR-10's. */
+const MAX_META_BYTES = 64 * 1024;
+/** The official tarball has 170,052,171 bytes; a download growing far beyond is not it. */
+const MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+
+/**
+ * One file of an extracted CIFAR-10 directory, refused unless it is a regular file of at most
+ * `maxBytes` (a data file has exactly 30,730,000 bytes): a symlink to a device or a FIFO in the data
+ * path fails at once instead of reading forever.
+ */
+async function readDataFile(path: string, maxBytes: number): Promise<Buffer> {
+  try {
+    return await readRegularFile(path, maxBytes);
+  } catch (error) {
+    if (error instanceof InputFileError) throw new StageError(`Cannot read ${path} as CIFAR-10 data: ${error.message}.`);
+    throw error;
+  }
+}
+
 /** The six data files (+ meta) by base name, from a tarball (streamed, never extracted to disk) or a directory. */
 async function readSourceFiles(source: CifarSource, ctx: StageContext): Promise<{ files: Map<string, Uint8Array>; meta?: string }> {
   const files = new Map<string, Uint8Array>();
@@ -100,10 +121,10 @@ async function readSourceFiles(source: CifarSource, ctx: StageContext): Promise<
     for (const name of CIFAR_DATA_FILES) {
       const path = join(source.path, name);
       if (!existsSync(path)) throw new StageError(`CIFAR-10 directory ${source.path} has no ${name}; it needs ${CIFAR_DATA_FILES.join(', ')}.`);
-      files.set(name, new Uint8Array(await readFile(path)));
+      files.set(name, new Uint8Array(await readDataFile(path, CIFAR10_FILE_BYTES)));
     }
     const metaPath = join(source.path, CIFAR_META_FILE);
-    if (existsSync(metaPath)) meta = await readFile(metaPath, 'utf8');
+    if (existsSync(metaPath)) meta = (await readDataFile(metaPath, MAX_META_BYTES)).toString('utf8');
     return meta === undefined ? { files } : { files, meta };
   }
   const wantedNames = new Set<string>([...CIFAR_DATA_FILES, CIFAR_META_FILE]);
@@ -116,6 +137,7 @@ async function readSourceFiles(source: CifarSource, ctx: StageContext): Promise<
   try {
     members = await readArchiveFiles(source.path, {
       wanted: isWanted,
+      maxEntryBytes: (path) => (path.endsWith(CIFAR_META_FILE) ? MAX_META_BYTES : CIFAR10_FILE_BYTES),
       signal: ctx.signal,
       onProgress: (p) => {
         // Reads arrive in 64 KiB chunks; one update per percent is plenty for a display.
