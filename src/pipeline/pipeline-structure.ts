@@ -60,7 +60,7 @@ export function pipelineStructureSchema(): JsonObject {
             enum: ['auto', 'node', 'wasm', 'cpu'],
             description: 'TF.js backend for the stages: `auto` picks the fastest one that loads (node, then wasm, then cpu).',
           },
-          cache_dir: { type: 'string', description: 'Cache directory, relative to the workspace.' },
+          cache_dir: { type: 'string', description: 'Cache directory, relative to the workspace and inside it (no absolute path, no leading `..`); --cache-dir or BDLAB_CACHE_DIR may point elsewhere.' },
           data_path: {
             type: 'array',
             items: { type: 'string' },

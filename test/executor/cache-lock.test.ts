@@ -1,12 +1,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execaNode } from 'execa';
 import { CacheStore } from '../../src/executor/cache.js';
 import type { CacheKey } from '../../src/executor/fingerprint.js';
 import { HashMemo } from '../../src/executor/hash-memo.js';
-import { LockManager } from '../../src/executor/lock.js';
+import { LockManager, type LockOwner } from '../../src/executor/lock.js';
 import { tempWorkspace } from './helpers.js';
 
 const KEY = 'ab'.padEnd(64, '0') as CacheKey;
@@ -82,6 +83,74 @@ test('a second acquirer waits for the lock; a dead holder\'s lock is broken at o
     const rejected = await waiting.then(() => false, (err: Error) => err.message === 'stop');
     assert.ok(rejected, 'an aborted wait rejects with the abort reason');
     await held();
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('a live holder keeps its lock far beyond the stale limit; a foreign holder is broken only after its heartbeat stops', async () => {
+  const ws = await tempWorkspace();
+  try {
+    const locks = new LockManager(join(ws.dir, 'locks'), { staleMs: 100, maxPollMs: 20 });
+    const signal = new AbortController().signal;
+    const release = await locks.acquire(KEY, signal);
+    let got = false;
+    const waiting = locks.acquire(KEY, signal).then((r) => {
+      got = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    assert.is(got, false, 'eight stale limits later the live holder still holds the lock');
+    const beat = (JSON.parse(await readFile(join(ws.dir, 'locks', `${KEY}.lock`, 'owner.json'), 'utf8')) as LockOwner).beat!;
+    assert.ok(beat >= 3, `the holder's heartbeat ran (${beat} beats)`);
+    await release();
+    await (await waiting)();
+    assert.equal(await readdir(join(ws.dir, 'locks')), [], 'released locks leave no directory behind');
+
+    // A holder on another host: alive while its heartbeat changes, broken once it stops.
+    const lockDir = join(ws.dir, 'locks', `${KEY}.lock`);
+    await mkdir(lockDir);
+    const foreign: LockOwner = { pid: 1, host: 'another-host.invalid', since: '', token: 'f00d', beat: 0 };
+    await writeFile(join(lockDir, 'owner.json'), JSON.stringify(foreign));
+    const beating = setInterval(() => {
+      foreign.beat! += 1;
+      writeFileSync(join(lockDir, 'owner.json'), JSON.stringify(foreign));
+    }, 30);
+    let broke = false;
+    const stealing = locks.acquire(KEY, signal).then((r) => {
+      broke = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is(broke, false, 'a foreign holder with a live heartbeat is not broken');
+    clearInterval(beating);
+    const t0 = Date.now();
+    const stolen = await stealing;
+    assert.ok(Date.now() - t0 < 2000, 'broken soon after the heartbeat stopped');
+    const owner = JSON.parse(await readFile(join(lockDir, 'owner.json'), 'utf8')) as LockOwner;
+    assert.is(owner.pid, process.pid);
+    await stolen();
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('an empty lock directory (left by older versions) is broken at once; a release never removes a lock taken over by another', async () => {
+  const ws = await tempWorkspace();
+  try {
+    const locks = new LockManager(join(ws.dir, 'locks'), { staleMs: 600_000, maxPollMs: 20 });
+    const signal = new AbortController().signal;
+    await mkdir(join(ws.dir, 'locks', `${KEY}.lock`), { recursive: true });
+    let waited = false;
+    const release = await locks.acquire(KEY, signal, () => (waited = true));
+    assert.is(waited, false);
+    // Someone decided we were gone and took the lock over: our release must leave theirs alone.
+    const lockDir = join(ws.dir, 'locks', `${KEY}.lock`);
+    await rm(lockDir, { recursive: true });
+    await mkdir(lockDir);
+    await writeFile(join(lockDir, 'owner.json'), JSON.stringify({ pid: process.pid, host: 'x', since: '', token: 'other' }));
+    await release();
+    assert.is((JSON.parse(await readFile(join(lockDir, 'owner.json'), 'utf8')) as LockOwner).token, 'other');
   } finally {
     await ws.cleanup();
   }

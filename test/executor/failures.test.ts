@@ -39,7 +39,7 @@ stages:
     assert.match(crashLog, '[stdout] about to crash');
     assert.match(crashLog, '[bdlab] failed: the stage process exited with code 3');
     assert.equal(await readdir(join(ws.dir, '.bdlab', 'tmp')), [], 'partial outputs of failed stages are discarded');
-    const cacheDirs = (await readdir(join(ws.dir, '.bdlab', 'cache'))).filter((d) => d !== 'locks');
+    const cacheDirs = (await readdir(join(ws.dir, '.bdlab', 'cache'))).filter((d) => /^[0-9a-f]{2}$/.test(d));
     assert.is(cacheDirs.length, 1, 'only the successful stage entered the cache');
 
     // Resume: the failure is fixed, the successful stage is reused.
