@@ -15,7 +15,7 @@ import { CLI, runCli, tempWorkspace } from '../executor/helpers.js';
  */
 const PIPELINE = `name: resume
 stages:
-  data: { kind: fetch, params: { dataset: synthetic, synthetic: { train: 2048, test: 16, seed: 3 } } }
+  data: { kind: fetch, params: { dataset: synthetic, synthetic: { train: 1024, test: 16, seed: 3 } } }
   adam:
     kind: train
     needs: [data]
