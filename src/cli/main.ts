@@ -1,5 +1,7 @@
 import { toolVersion } from '../common/paths.js';
 import type { Command } from './command.js';
+import { compareCommand } from './compare.js';
+import { diffCommand } from './diff.js';
 import { gcCommand } from './gc.js';
 import { EXIT_INTERNAL, EXIT_INVALID, EXIT_OK, UsageError, processIo, type CliIo } from './io.js';
 import { planCommand } from './plan.js';
@@ -8,7 +10,7 @@ import { runsCommand } from './runs.js';
 import { showCommand } from './show.js';
 import { validateCommand } from './validate.js';
 
-const COMMANDS: Command[] = [runCommand, validateCommand, planCommand, runsCommand, showCommand, gcCommand];
+const COMMANDS: Command[] = [runCommand, validateCommand, planCommand, runsCommand, showCommand, compareCommand, diffCommand, gcCommand];
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
