@@ -121,7 +121,7 @@ function diffText(diff: PipelineDiff, render: (t: DataTable) => string): string 
   const parts = [
     `${describe('A', diff.a)}\n${describe('B', diff.b)}`,
     section(
-      `Instances: ${counts('added')} added, ${counts('removed')} removed, ${counts('params')} with changed params, ${counts('upstream')} changed through an upstream`,
+      `Instances: ${counts('added')} added, ${counts('removed')} removed, ${counts('params')} with changed params, ${counts('inputs') + counts('upstream')} changed through their inputs`,
       diff.instances,
       '(the same instances with the same params)',
     ),

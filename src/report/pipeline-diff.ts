@@ -1,6 +1,6 @@
 import type { JsonPrimitive } from '../common/json.js';
 import type { DataTable } from './data-table.js';
-import { flattenParams, lineageParams, numericMetrics, type Experiment, type ExperimentInstance } from './experiment.js';
+import { flattenParams, numericMetrics, type Experiment, type ExperimentInstance } from './experiment.js';
 import { formatDelta, METRIC_COLUMNS, RESULT_KINDS, type MetricUnit } from './metric-columns.js';
 
 /** What "not run" means in a table: the instance is planned on that side but has no results. */
@@ -9,7 +9,7 @@ export const NOT_RUN = 'not run';
 export interface PipelineDiff {
   a: Experiment;
   b: Experiment;
-  /** change (added, removed, params, upstream) per instance that differs between A and B. */
+  /** Per instance that differs: added, removed, params (own params changed), inputs (a different set of upstream instances), upstream (an upstream changed). */
   instances: DataTable;
   /** One row per own param whose value differs, for instances on both sides. */
   params: DataTable;
@@ -43,6 +43,19 @@ export function diffExperiments(a: Experiment, b: Experiment, stages?: readonly 
   // B's order, with A's removed instances after the ones they preceded: reads like the newer plan.
   const order = [...b.instances.map((i) => i.id), ...a.instances.map((i) => i.id).filter((id) => !bById.has(id))];
 
+  // An instance changed when its own params or its list of inputs did, or when an upstream changed
+  // (added, removed or changed itself): its outputs then differ even with the same params.
+  const changed = new Map<string, boolean>();
+  const isChanged = (id: string): boolean => {
+    const known = changed.get(id);
+    if (known !== undefined) return known;
+    const ia = aById.get(id);
+    const ib = bById.get(id);
+    changed.set(id, false); // plans are acyclic; this only guards against malformed input
+    const result = !ia || !ib || ia.kind !== ib.kind || mapsDiffer(ownParams(ia), ownParams(ib)) || ia.inputs.join('\n') !== ib.inputs.join('\n') || ib.inputs.some(isChanged);
+    changed.set(id, result);
+    return result;
+  };
   const instanceRows: JsonPrimitive[][] = [];
   const paramRows: JsonPrimitive[][] = [];
   for (const id of order) {
@@ -58,7 +71,9 @@ export function diffExperiments(a: Experiment, b: Experiment, stages?: readonly 
         for (const name of [...new Set([...pa.keys(), ...pb.keys()])].sort()) {
           if (!same(pa.get(name), pb.get(name))) paramRows.push([id, name, pa.get(name) ?? null, pb.get(name) ?? null]);
         }
-      } else if (mapsDiffer(lineageParams(a, id), lineageParams(b, id))) {
+      } else if (ia.inputs.join('\n') !== ib.inputs.join('\n')) {
+        instanceRows.push(['inputs', id, ib.kind]);
+      } else if (isChanged(id)) {
         instanceRows.push(['upstream', id, ib.kind]);
       }
     }

@@ -61,7 +61,7 @@ test('diff HEAD~1 HEAD FILE: added and removed instances, changed params, metric
     const [headA, headB] = r.stdout.split('\n');
     assert.match(headA!, /^A: HEAD~1: exp \(exp\.yaml at git [0-9a-f]{10}\), 5 instances, 5 with results$/);
     assert.match(headB!, /^B: HEAD: exp \(exp\.yaml at git [0-9a-f]{10}\), 6 instances, 3 with results$/);
-    assert.match(r.stdout, 'Instances: 2 added, 1 removed, 2 with changed params, 0 changed through an upstream');
+    assert.match(r.stdout, 'Instances: 2 added, 1 removed, 2 with changed params, 0 changed through their inputs');
     assert.equal(section(r.stdout, 'Instances'), [
       ['change', 'instance', 'kind'],
       ['added', 'prep[rate=0.2]', 'test-files'],
