@@ -33,6 +33,8 @@ Examples:
 
 Options:
   --stage STAGE...    metric rows for these stages' instances (e.g. --stage train)
+  --all               also list the metrics of instances whose result is the same cache
+                      entry on both sides (by default they are only counted)
   --format F          table (default), md (Markdown) or json
   --cache-dir DIR     cache to look results up in (default: settings.cache_dir, then .bdlab/cache)
   --workspace DIR     workspace root (default: current directory)
@@ -55,7 +57,7 @@ export const diffCommand: Command = {
   summary: 'what changed between two runs or git revisions: params, instances, metric deltas',
   usage: USAGE,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const { values, positionals } = parseCommandArgs('diff', argv, { ...workspaceOptions, stage: { type: 'string', multiple: true }, format: { type: 'string' } }, ['stage']);
+    const { values, positionals } = parseCommandArgs('diff', argv, { ...workspaceOptions, stage: { type: 'string', multiple: true }, format: { type: 'string' }, all: { type: 'boolean' } }, ['stage']);
     if (flag(values, 'help')) {
       io.out(USAGE);
       return EXIT_OK;
@@ -95,7 +97,7 @@ export const diffCommand: Command = {
       }
     }
     const [sa, sb] = sides as [Experiment, Experiment];
-    const diff = diffExperiments(sa, sb, stringList(values, 'stage'));
+    const diff = diffExperiments(sa, sb, { stages: stringList(values, 'stage'), all: flag(values, 'all') });
     if (format === 'json') io.out(JSON.stringify(diffJson(diff), null, 2));
     else io.out(diffText(diff, format === 'md' ? markdownTable : textTable));
     return EXIT_OK;
@@ -126,7 +128,11 @@ function diffText(diff: PipelineDiff, render: (t: DataTable) => string): string 
       '(the same instances with the same params)',
     ),
     section('Params', diff.params, '(no param changed)'),
-    section('Metrics', diff.metrics, '(no evaluate or one-pixel-search instance; pick rows with --stage)'),
+    section(
+      `Metrics${diff.unchanged.length > 0 ? ` (${diff.unchanged.length} more with the same cache entry on both sides, so the same numbers: ${diff.unchanged.join(', ')}; --all lists them)` : ''}`,
+      diff.metrics,
+      diff.unchanged.length > 0 ? '(no other result instance)' : '(no evaluate or one-pixel-search instance; pick rows with --stage)',
+    ),
   ];
   if (diff.notRun.length > 0) {
     parts.push(
@@ -147,6 +153,7 @@ function diffJson(diff: PipelineDiff): unknown {
     instances: rowObjects(diff.instances),
     params: rowObjects(diff.params),
     metrics: rowObjects(diff.metrics),
+    unchanged: diff.unchanged,
     notRun: diff.notRun.map(({ side: s, ids }) => ({ side: s, ids, command: runCommandFor(s === 'A' ? diff.a : diff.b, ids) })),
   };
 }

@@ -15,6 +15,8 @@ export interface PipelineDiff {
   params: DataTable;
   /** One row per (result instance, metric): A, B and the change B − A. */
   metrics: DataTable;
+  /** Result instances left out of `metrics` because both sides share their cache entry (identical results). */
+  unchanged: string[];
   /** Instances with no results on a side, per side. */
   notRun: { side: 'A' | 'B'; ids: string[] }[];
 }
@@ -35,9 +37,11 @@ function mapsDiffer(x: Map<string, JsonPrimitive>, y: Map<string, JsonPrimitive>
  * What changed from A to B, like `dvc params diff` and `dvc metrics diff` together: instances
  * added and removed, own params changed, instances that only changed through an upstream, and for
  * every evaluate / one-pixel-search instance (or `stages`) the metric values on both sides with
- * their change. An instance without results on a side reads "not run" there. Nothing is executed.
+ * their change. An instance without results on a side reads "not run" there; one with the same
+ * cache entry on both sides has identical results and is only counted, unless `all`. Nothing is executed.
  */
-export function diffExperiments(a: Experiment, b: Experiment, stages?: readonly string[]): PipelineDiff {
+export function diffExperiments(a: Experiment, b: Experiment, options: { stages?: readonly string[]; all?: boolean } = {}): PipelineDiff {
+  const stages = options.stages;
   const aById = new Map(a.instances.map((i) => [i.id, i]));
   const bById = new Map(b.instances.map((i) => [i.id, i]));
   // B's order, with A's removed instances after the ones they preceded: reads like the newer plan.
@@ -85,10 +89,15 @@ export function diffExperiments(a: Experiment, b: Experiment, stages?: readonly 
   const metricUnits: (MetricUnit | undefined)[] = [];
   const notRunA: string[] = [];
   const notRunB: string[] = [];
+  const unchanged: string[] = [];
   for (const id of order) {
     const ia = aById.get(id);
     const ib = bById.get(id);
     if (!picked(ia) && !picked(ib)) continue;
+    if (!options.all && ia?.cacheKey && ia.cacheKey === ib?.cacheKey && a.metrics.has(id) && b.metrics.has(id)) {
+      unchanged.push(id);
+      continue;
+    }
     const ma = a.metrics.get(id);
     const mb = b.metrics.get(id);
     if (ia && !ma) notRunA.push(id);
@@ -133,6 +142,7 @@ export function diffExperiments(a: Experiment, b: Experiment, stages?: readonly 
       rows: metricRows,
       rowUnits: metricUnits,
     },
+    unchanged,
     notRun: [
       ...(notRunA.length > 0 ? [{ side: 'A' as const, ids: notRunA }] : []),
       ...(notRunB.length > 0 ? [{ side: 'B' as const, ids: notRunB }] : []),
