@@ -99,7 +99,9 @@ export function runComparisonFigure(data: OverlayData): Figure | undefined {
       if (value !== undefined) values.push({ run: String(i.matrix[RUN_KEY]), instance: instanceOf(i), measure: m.name, value });
     }
   }
-  const instances = [...new Set(data.evaluated.map(instanceOf))];
+  // Instances in the order of the run that has most of them (its plan order), then the others'.
+  const perRun = data.runs.map((run) => data.evaluated.filter((i) => i.matrix[RUN_KEY] === run).map(instanceOf));
+  const instances = [...new Set([...perRun].sort((x, y) => y.length - x.length).flat())];
   const present = measures.map((m) => m.name).filter((name) => values.some((v) => v.measure === name));
   const title = 'Runs compared';
   const spec = {
