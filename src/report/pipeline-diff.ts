@@ -44,7 +44,7 @@ export function diffExperiments(a: Experiment, b: Experiment, options: { stages?
   const stages = options.stages;
   const aById = new Map(a.instances.map((i) => [i.id, i]));
   const bById = new Map(b.instances.map((i) => [i.id, i]));
-  // B's order, with A's removed instances after the ones they preceded: reads like the newer plan.
+  // B's plan order (it reads like the newer plan), then the instances only A has.
   const order = [...b.instances.map((i) => i.id), ...a.instances.map((i) => i.id).filter((id) => !bById.has(id))];
 
   // An instance changed when its own params or its list of inputs did, or when an upstream changed
