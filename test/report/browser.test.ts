@@ -16,7 +16,7 @@ import { sweepRun, writeRun } from './run-fixture.js';
  * nothing is downloaded): no console errors, every figure drawn, every table filled. CI installs
  * chromium (.ci/run) and must run this; elsewhere it is skipped, saying why, when there is none.
  */
-const CHROMIUM = [process.env['BDLAB_CHROMIUM'], '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => p !== undefined && p !== '' && existsSync(p));
+const CHROMIUM = (process.env['BDLAB_CHROMIUM'] ? [process.env['BDLAB_CHROMIUM']] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
 const IN_CI = process.env['CI'] === 'true';
 /** Screenshots land next to this compiled test, in browser-output/, to look at after a run. */
 const OUTPUT = fileURLToPath(new URL('./browser-output/', import.meta.url));
@@ -85,7 +85,7 @@ function assertReadable(check: PageCheck, what: string, expected: { figures: num
 }
 
 if (!CHROMIUM && !IN_CI) {
-  console.log('browser test skipped: no Chromium at /usr/bin/chromium (install Debian\'s chromium, or set BDLAB_CHROMIUM); CI installs it and runs this test');
+  console.log(`browser test skipped: no Chromium at ${process.env['BDLAB_CHROMIUM'] || '/usr/bin/chromium'} (install Debian's chromium, or set BDLAB_CHROMIUM to a Chromium binary); CI installs it and runs this test`);
   test.skip('reports open in headless Chromium', () => undefined);
 } else {
   test('a run\'s report.html and a compare report open in headless Chromium: no errors, figures drawn, tables filled', async () => {
