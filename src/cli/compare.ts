@@ -25,7 +25,7 @@ Options:
   --workspace DIR     workspace root (default: current directory)
   -h, --help          show this help`;
 
-export function formatOption(values: Parameters<typeof optionalString>[0]): TableFormat {
+function formatOption(values: Parameters<typeof optionalString>[0]): TableFormat {
   const format = optionalString(values, 'format') ?? 'table';
   if (!(TABLE_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${format}: expected one of ${TABLE_FORMATS.join(', ')}`);
   return format as TableFormat;
