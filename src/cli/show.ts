@@ -1,5 +1,8 @@
 import type { JsonValue } from '../common/json.js';
+import { ENTRY_FILE, type CacheEntryMeta } from '../executor/cache.js';
 import { shortKey } from '../executor/fingerprint.js';
+import { readJsonFile } from '../executor/json-file.js';
+import type { InstanceRecord } from '../executor/manifest.js';
 import { resolveRunRef } from '../executor/run-dir.js';
 import { readRun } from '../executor/run-history.js';
 import { workspaceAt } from '../executor/workspace.js';
@@ -54,10 +57,11 @@ export const showCommand: Command = {
     io.out(`directory ${run.dir}`);
     io.out('');
     const entries = Object.entries(m.instances);
+    const durations = await Promise.all(entries.map(([, rec]) => durationOf(rec, m.cacheDir)));
     io.out(
       formatTable(
         ['instance', 'status', 'duration', 'key', 'note'],
-        entries.map(([iid, rec]) => [iid, rec.status, formatDuration(rec.durationMs), rec.cacheKey ? shortKey(rec.cacheKey) : '-', rec.error ?? '']),
+        entries.map(([iid, rec], i) => [iid, rec.status, durations[i]!, rec.cacheKey ? shortKey(rec.cacheKey) : '-', rec.error ?? '']),
       ),
     );
 
@@ -84,6 +88,16 @@ export const showCommand: Command = {
     return EXIT_OK;
   },
 };
+
+/**
+ * A cache hit takes no time in the run that reused it; what a reader wants is what the result cost
+ * to build, which its cache entry recorded: `12.5 s (cached)`.
+ */
+async function durationOf(rec: InstanceRecord, cacheDir: string): Promise<string> {
+  if (rec.status !== 'cached' || !rec.cacheKey) return formatDuration(rec.durationMs);
+  const meta = await readJsonFile<CacheEntryMeta>(join(cacheDir, rec.cacheKey.slice(0, 2), rec.cacheKey, ENTRY_FILE));
+  return meta?.durationMs !== undefined ? `${formatDuration(meta.durationMs)} (cached)` : 'cached';
+}
 
 /** Numeric leaves of nested objects as dotted names; arrays (matrices, histograms) are left out. */
 function flattenNumbers(value: JsonValue, prefix: string, out: Map<string, number>): void {

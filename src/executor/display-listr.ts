@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import { Listr, type ListrTaskWrapper } from 'listr2';
+import { Listr, ListrTaskState, type ListrTaskWrapper } from 'listr2';
 import type { RunEvent, RunEventListener } from './events.js';
 
 type Wrapper = ListrTaskWrapper<unknown, typeof import('listr2').DefaultRenderer, typeof import('listr2').SimpleRenderer>;
@@ -27,9 +27,11 @@ export function listrDisplay(opts: { cwd: string; out(line: string): void; err(l
     }
     switch (e.type) {
       case 'instance-started':
+        t.task.state$ = ListrTaskState.STARTED;
         t.title = `${e.id} running`;
         break;
       case 'lock-wait':
+        t.task.state$ = ListrTaskState.STARTED;
         t.title = `${e.id} waiting for another bdlab process`;
         break;
       case 'progress':
@@ -71,6 +73,9 @@ export function listrDisplay(opts: { cwd: string; out(line: string): void; err(l
               task: (_ctx: unknown, wrapper: Wrapper) =>
                 new Promise<void>((resolve, reject) => {
                   handle.wrapper = wrapper;
+                  // listr starts every task of a concurrent list at once; until its instance starts
+                  // (upstreams first, --jobs at a time), a task shows as waiting, without a spinner.
+                  wrapper.task.state$ = ListrTaskState.WAITING;
                   handle.settle = (error) => (error ? reject(error) : resolve());
                   for (const early of handle.early.splice(0)) apply(handle, early);
                 }),

@@ -105,7 +105,9 @@ class Analysis {
       return this.finish(undefined);
     }
     if (data === null) {
-      this.error([], 'the file has no content: a pipeline needs at least "name" and "stages" (see docs/pipeline-format.md)');
+      // Located at 1:1 like every other diagnostic, so editors and CI annotators can place it.
+      const start = { line: 1, col: 1 };
+      this.error([], 'the file has no content: a pipeline needs at least "name" and "stages" (see docs/pipeline-format.md)', { location: { file: this.file, start, end: start } });
       return this.finish(undefined);
     }
     this.checkStructure(data);

@@ -17,6 +17,8 @@ export interface ReportContent {
   figures: readonly RenderedFigure[];
   /** Footer line, e.g. `bdlab 0.1.0, stage plot[...]`. */
   generator: string;
+  /** Ready HTML sections placed before the metric tables (the multi-run report's runs and compare table). */
+  sections?: readonly string[];
 }
 
 /** Escapes text for HTML element content and double-quoted attributes. */
@@ -103,6 +105,7 @@ export function reportHtml(content: ReportContent): string {
     .map((f, i) => `<figure id="fig-${escapeHtml(f.name)}">\n${inlineSvg(f.svg, `svg-${escapeHtml(f.name)}`)}\n<figcaption>Figure ${i + 1}. ${escapeHtml(f.title)} (figures/${escapeHtml(f.name)}.svg)</figcaption>\n</figure>`)
     .join('\n');
   const sections = [
+    ...(content.sections ?? []),
     content.evaluated.length > 0 ? `<h2>Attack metrics</h2>\n${attackTable(content)}` : '',
     content.trained.length > 0 ? `<h2>Training</h2>\n${trainingTable(content)}` : '',
     content.figures.length > 0 ? `<h2>Figures</h2>\n<nav><ol>\n${toc}\n</ol></nav>\n${figures}` : '',
