@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
+import { EXECUTORS, type ExecutorName } from '../pipeline/executor-settings.js';
 import { UsageError } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -83,3 +84,9 @@ export const workspaceOptions = {
   help: { type: 'boolean', short: 'h' },
   debug: { type: 'boolean' },
 } as const satisfies Options;
+
+export function executorOption(values: Values): ExecutorName | undefined {
+  const e = optionalString(values, 'executor');
+  if (e !== undefined && !(EXECUTORS as readonly string[]).includes(e)) throw new UsageError(`--executor ${e}: expected one of ${EXECUTORS.join(', ')}`);
+  return e as ExecutorName | undefined;
+}

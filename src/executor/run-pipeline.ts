@@ -8,6 +8,7 @@ import { gitInfoOf } from './git-info.js';
 import { ManifestWriter, countStatuses, type InstanceRecord, type Manifest } from './manifest.js';
 import type { OpenPipeline } from './open-pipeline.js';
 import { createRunDirectory, linkOutputs, pointLatest, stageDirOf, writePlanFile, writeStageMetrics, type RunDirectory } from './run-dir.js';
+import type { Executor } from './executors/executor.js';
 import { executePlan, type InstanceOutcome } from './scheduler.js';
 
 export interface RunRequest {
@@ -19,8 +20,8 @@ export interface RunRequest {
   force: string[];
   signal: AbortSignal;
   events: RunEvents;
-  cwd: string;
-  killGraceMs?: number;
+  /** Starts the instances (see executors/); preflight() has passed. */
+  executor: Executor;
 }
 
 export interface RunOutcome {
@@ -51,7 +52,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     pipeline: { name: plan.name, file: plan.file, git: null },
     workspace: workspace.root,
     cacheDir: workspace.cacheDir,
-    options: { jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
+    options: { executor: req.executor.name, jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
     startedAt: startedAt.toISOString(),
     endedAt: null,
     durationMs: null,
@@ -77,7 +78,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     cache,
     locks: req.opened.locks,
     scratchRoot: workspace.scratchDir,
-    cwd: req.cwd,
+    executor: req.executor,
     selected: selection.selected,
     forced: selection.forced,
     jobs: req.jobs,
@@ -87,7 +88,6 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     backend: req.opened.backend,
     logFileOf: (id) => recorder.logFileOf(id),
     events: req.events,
-    ...(req.killGraceMs !== undefined ? { killGraceMs: req.killGraceMs } : {}),
   });
   await recorder.settled();
   await git;

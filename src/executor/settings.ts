@@ -1,10 +1,12 @@
 import { delimiter, isAbsolute, resolve } from 'node:path';
 import type { JsonObject } from '../common/json.js';
+import type { ExecutorName, SlurmSettings } from '../pipeline/executor-settings.js';
 
 export interface SettingsSources {
   /** Already absolute (the CLI resolves its arguments against cwd). */
   cliCacheDir?: string;
   cliBackend?: string;
+  cliExecutor?: ExecutorName;
   cliDataPath: string[];
   env: NodeJS.ProcessEnv;
   /** `settings:` of the pipeline file. */
@@ -18,6 +20,9 @@ export interface ResolvedSettings {
   cacheDir?: string;
   backend: string;
   dataPath: string[];
+  executor: ExecutorName;
+  /** `settings.slurm` as written (validated by the pipeline schema). */
+  slurm: SlurmSettings;
 }
 
 /**
@@ -43,7 +48,10 @@ export function resolveSettings(src: SettingsSources): ResolvedSettings {
     .map((p) => absolute(p, src.workspaceRoot));
   const dataPath = [...new Set([...src.cliDataPath, ...envPath, ...pipelinePath])];
 
-  return { ...(cacheDir ? { cacheDir } : {}), backend, dataPath };
+  const executor = src.cliExecutor ?? (fromPipeline('executor') as ExecutorName | undefined) ?? 'local';
+  const slurm = (src.pipeline['slurm'] ?? {}) as SlurmSettings;
+
+  return { ...(cacheDir ? { cacheDir } : {}), backend, dataPath, executor, slurm };
 }
 
 function absolute(p: string, base: string): string {
