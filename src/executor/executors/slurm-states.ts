@@ -45,7 +45,7 @@ export const SLURM_STATES: Readonly<Record<string, SlurmStateMeaning>> = {
   CANCELLED: { phase: 'ended', ending: 'failed', describe: 'was cancelled' },
   TIMEOUT: { phase: 'ended', ending: 'failed', describe: 'hit its time limit' },
   DEADLINE: { phase: 'ended', ending: 'failed', describe: 'missed its deadline' },
-  OUT_OF_MEMORY: { phase: 'ended', ending: 'failed', describe: 'ran out of memory' },
+  OUT_OF_MEMORY: { phase: 'ended', ending: 'failed', describe: 'exceeded its memory limit' },
   NODE_FAIL: { phase: 'ended', ending: 'failed', retry: true, describe: 'lost its node (node failure)' },
   BOOT_FAIL: { phase: 'ended', ending: 'failed', retry: true, describe: 'could not boot its node' },
   PREEMPTED: { phase: 'ended', ending: 'failed', retry: true, describe: 'was preempted' },
