@@ -22,6 +22,7 @@ export function memorySchema(what: string): JsonObject {
     type: ['string', 'integer'],
     minimum: 1,
     pattern: MEMORY_PATTERN,
+    'x-expected': 'a memory amount such as 500M, 4G or 2048 (megabytes)',
     description: `${what}: a number with a unit K, M, G or T (\`500M\`, \`4G\`), or a plain number of megabytes, as sbatch's --mem.`,
   };
 }
@@ -31,6 +32,7 @@ export function timeSchema(what: string): JsonObject {
     type: ['string', 'integer'],
     minimum: 1,
     pattern: TIME_PATTERN,
+    'x-expected': 'a time limit such as 30 (minutes), 1:30 (M:S), 2:00:00 (H:M:S) or 1-12:00:00 (D-H:M:S)',
     description: `${what}: minutes, or \`M:S\`, \`H:M:S\`, \`D-H\`, \`D-H:M\`, \`D-H:M:S\`, as sbatch's --time (Slurm rounds up to whole minutes).`,
   };
 }
