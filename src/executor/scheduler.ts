@@ -277,6 +277,7 @@ async function build(
         scratchDir,
         dataPath: opts.dataPath,
         backend: opts.backend,
+        ...(inst.resources?.cpus !== undefined ? { cpus: inst.resources.cpus } : {}),
       },
       pending,
       resources: inst.resources ?? {},

@@ -14,6 +14,8 @@ import { execa, execaNode, type ResultPromise } from 'execa';
 import type { Manifest } from '../../src/executor/manifest.js';
 import { describeEnding, SLURM_STATES } from '../../src/executor/executors/slurm-states.js';
 import { jobFilesOf } from '../../src/executor/job-protocol.js';
+import { sanitizeInstanceId } from '../../src/pipeline/instance-id.js';
+import type { InstanceId } from '../../src/pipeline/types.js';
 import { CLI, runCli, tempWorkspace, type TempWorkspace } from './helpers.js';
 
 async function slurmUnavailable(): Promise<string | undefined> {
@@ -144,12 +146,13 @@ ${POLL}stages:
     assert.match(s.stdout, /running on \S+ \(Slurm job \d+\)/);
 
     // The job script is in the run directory, with the stage's resources.
-    const script = await readFile(join(slurm.dir, 'runs', 'latest', 'stages', 'work@shard=1,variant=a', 'job.sh'), 'utf8');
+    const workDir = join(slurm.dir, 'runs', 'latest', 'stages', sanitizeInstanceId('work[variant=a,shard=1]' as InstanceId));
+    const script = await readFile(join(workDir, 'job.sh'), 'utf8');
     assert.match(script, '#SBATCH --cpus-per-task=1');
     assert.match(script, '#SBATCH --mem=200M');
     assert.match(script, '#SBATCH --time=0-00:05:00');
     assert.match(script, /#SBATCH --job-name=bdlab-work-[0-9a-f]{12}/);
-    const context = JSON.parse(await readFile(join(slurm.dir, 'runs', 'latest', 'stages', 'work@shard=1,variant=a', 'outputs', 'context.json'), 'utf8')) as { cpus?: number };
+    const context = JSON.parse(await readFile(join(workDir, 'outputs', 'context.json'), 'utf8')) as { cpus?: number };
     assert.is(context.cpus, 1, 'resources.cpus reaches the stage on the compute node');
     const log = await readFile(join(slurm.dir, 'runs', 'latest', 'stages', 'gather', 'log.txt'), 'utf8');
     assert.match(log, /\[bdlab\] submitted Slurm job \d+/);
@@ -202,14 +205,15 @@ slurmTest('kill -9 of the head mid-run: the rerun adopts the running job, uses t
       'p.yaml',
       `name: slurm-kill
 ${POLL}stages:
-  quick: { kind: test-files, params: { sleep_ms: 1500, write: { q.txt: "${nonce}" }, metrics: { q: 1 } } }
-  slow: { kind: test-files, params: { sleep_ms: 8000, write: { s.txt: "${nonce}" }, metrics: { s: 1 } } }
+  quick: { kind: test-files, params: { sleep_ms: 3000, write: { q.txt: "${nonce}" }, metrics: { q: 1 } } }
+  slow: { kind: test-files, params: { sleep_ms: 20000, write: { s.txt: "${nonce}" }, metrics: { s: 1 } } }
   join: { kind: test-files, needs: [quick, slow], params: { metrics: { joined: 1 } } }
 `,
     );
     const first = startCli(['run', 'p.yaml', '--executor', 'slurm'], ws.dir);
     const m = await waitForManifest(ws, 'both jobs to run', (m) => m.instances['quick']?.job?.state === 'RUNNING' && m.instances['slow']?.job?.state === 'RUNNING');
     first.kill('SIGKILL');
+    assert.is(m.instances['quick']!.status, 'running');
     await first;
     const quickKey = m.instances['quick']!.cacheKey!;
     // Let the quick job finish while no head is watching.
@@ -265,7 +269,7 @@ slurmTest('Ctrl-C cancels the run\'s jobs and exits 130', async () => {
 slurmTest('without sbatch, or with the controller down: a clear error naming the cause, exit 2, nothing submitted', async () => {
   const ws = await tempWorkspace('bdlab-slurm-down-');
   try {
-    await ws.write('p.yaml', `name: slurm-down\nstages:\n  a: { kind: test-files, params: { print: "${nonce}" } }\n`);
+    await ws.write('p.yaml', `name: slurm-down\nstages:\n  down-${nonce}: { kind: test-files }\n`);
     // Not execaNode: it puts Node's own directory (where sbatch may live too) on PATH.
     const noSbatch = await execa(process.execPath, [CLI, 'run', 'p.yaml', '--executor', 'slurm'], { cwd: ws.dir, env: { PATH: join(ws.dir, 'no-such-dir') }, reject: false });
     assert.is(noSbatch.exitCode, 2, String(noSbatch.stdout));
@@ -281,7 +285,7 @@ slurmTest('without sbatch, or with the controller down: a clear error naming the
     assert.not.match(down.stderr, /\n\s+at /, 'no stack trace');
     assert.not.ok(existsSync(join(ws.dir, 'runs')), 'no run directory');
     assert.not.ok(existsSync(join(ws.dir, '.bdlab', 'scratch')), 'no job files');
-    assert.is((await jobsNamed('bdlab-a-')).size, 0);
+    assert.is((await jobsNamed(`bdlab-down-${nonce}-`)).size, 0);
   } finally {
     await ws.cleanup();
   }

@@ -45,7 +45,7 @@ export class LocalExecutor implements Executor {
     let memoryTimer: NodeJS.Timeout | undefined;
     try {
       const outcome = await runStageInChild({
-        start: { ...launch.start, ...(resources.cpus !== undefined ? { cpus: resources.cpus } : {}) },
+        start: launch.start,
         logFile: launch.logFile,
         cwd: this.opts.cwd,
         signal: stop.signal,

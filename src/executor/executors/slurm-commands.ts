@@ -5,6 +5,8 @@
  */
 export interface QueueEntry {
   jobId: string;
+  /** The job's name (`--job-name`), to tell our job from another that got the same id after a cluster reset. */
+  name?: string;
   state: string;
   reason?: string;
   node?: string;
@@ -63,13 +65,13 @@ export class SlurmCommands {
   async squeue(jobIds: readonly string[]): Promise<Map<string, QueueEntry>> {
     const found = new Map<string, QueueEntry>();
     if (jobIds.length === 0) return found;
-    const r = await this.exec('squeue', ['--noheader', '--states=all', `--jobs=${jobIds.join(',')}`, '--format=%i|%T|%r|%N']);
+    const r = await this.exec('squeue', ['--noheader', '--states=all', `--jobs=${jobIds.join(',')}`, '--format=%i|%T|%r|%N|%j']);
     // squeue fails when *none* of the ids is known any more; that is an answer, not an error.
     if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new SlurmCommandError(`squeue failed: ${r.stderr || `exit code ${r.code}`}`);
     for (const line of r.stdout.split('\n')) {
-      const [jobId, state, reason, node] = line.trim().split('|');
+      const [jobId, state, reason, node, ...name] = line.trim().split('|');
       if (!jobId || !state) continue;
-      found.set(jobId, { jobId, state, ...(reason && reason !== 'None' ? { reason } : {}), ...(node ? { node } : {}) });
+      found.set(jobId, { jobId, state, ...(reason && reason !== 'None' ? { reason } : {}), ...(node ? { node } : {}), ...(name.length ? { name: name.join('|') } : {}) });
     }
     return found;
   }
@@ -91,13 +93,14 @@ export class SlurmCommands {
     const reason = field('Reason');
     const node = field('NodeList');
     const exitCode = field('ExitCode');
-    return { jobId, state, ...(reason && reason !== 'None' ? { reason } : {}), ...(node && node !== '(null)' ? { node } : {}), ...(exitCode ? { exitCode } : {}) };
+    const name = field('JobName');
+    return { jobId, state, ...(name ? { name } : {}), ...(reason && reason !== 'None' ? { reason } : {}), ...(node && node !== '(null)' ? { node } : {}), ...(exitCode ? { exitCode } : {}) };
   }
 
   /** From accounting, where the cluster keeps it (not on clusters without slurmdbd). */
   async sacct(jobId: string): Promise<QueueEntry | undefined> {
     if (this.sacctWorks === false) return undefined;
-    const r = await this.exec('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${jobId}`, '--format=JobIDRaw,State,ExitCode,NodeList']);
+    const r = await this.exec('sacct', ['--noheader', '--parsable2', '--allocations', `--jobs=${jobId}`, '--format=JobIDRaw,State,ExitCode,NodeList,JobName']);
     if (r.code !== 0 || r.missing) {
       if (r.missing || /accounting storage is disabled/i.test(r.stderr)) this.sacctWorks = false;
       return undefined;
@@ -105,7 +108,13 @@ export class SlurmCommands {
     this.sacctWorks = true;
     const line = r.stdout.split('\n').map((l) => l.split('|')).find(([id]) => id === jobId);
     if (!line || !line[1]) return undefined;
-    return { jobId, state: line[1], ...(line[2] ? { exitCode: line[2] } : {}), ...(line[3] && line[3] !== 'None assigned' ? { node: line[3] } : {}) };
+    return {
+      jobId,
+      state: line[1],
+      ...(line[2] ? { exitCode: line[2] } : {}),
+      ...(line[3] && line[3] !== 'None assigned' ? { node: line[3] } : {}),
+      ...(line[4] ? { name: line.slice(4).join('|') } : {}),
+    };
   }
 
   async scancel(jobIds: readonly string[]): Promise<void> {

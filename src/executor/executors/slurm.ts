@@ -134,7 +134,9 @@ export class SlurmExecutor implements Executor {
       if (live) found = { jobId: live.jobId, attempt: 1, pending: { key: launch.cacheKey, dir: dirname(start.outDir), outputsDir: start.outDir }, by: 'a run that was killed while submitting it' };
     }
     if (found) {
-      const entry = (await this.commands.squeue([found.jobId])).get(found.jobId) ?? (await this.knownEnding(found.jobId));
+      const known = (await this.commands.squeue([found.jobId])).get(found.jobId) ?? (await this.knownEnding(found.jobId));
+      // After a cluster reset job ids start over: a job with our id but another name isn't ours.
+      const entry = known && (known.name === undefined || known.name === jobNameOf(launch)) ? known : undefined;
       const meaning = entry ? meaningOf(entry.state) : undefined;
       const result = await readJsonFile<JobResult>(files.result);
       const usable =
