@@ -33,7 +33,7 @@ async function run(text: string, executor: ExecutorName, jobs: number): Promise<
     const file = join(dir, 'p.yaml');
     await writeFile(file, text);
     const opened = await openPipeline({ file, workspace: dir, cwd: dir, env: {}, dataPath: [], only: [], force: [] });
-    if (!opened.ok) throw new Error(`bench pipeline invalid: ${JSON.stringify(opened.error)}`);
+    if (!opened.ok) throw new Error(`bench pipeline invalid: ${JSON.stringify(opened.error).slice(0, 500)}`);
     const bus = new RunEvents();
     const events: Timed['events'] = [];
     bus.on((event) => events.push({ at: performance.now(), event }));
@@ -67,7 +67,7 @@ stages:
     kind: test-files
     needs: [data]
     matrix: { i: [${values}] }
-    params: { sleep_ms: 1000, copy_inputs: false, write: { i.txt: "\${{ matrix.i }}" }, metrics: { i: "\${{ matrix.i }}" } }
+    params: { sleep_ms: 1000, copy_inputs: false, write: { i.txt: "point \${{ matrix.i }}" }, metrics: { i: "\${{ matrix.i }}" } }
   all: { kind: test-files, needs: [{ stage: point, fan_in: true }], params: { copy_inputs: false } }
 `;
 }
@@ -75,24 +75,23 @@ stages:
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 
-/** Per instance: started -> first job event (sbatch answered), -> running seen, -> succeeded. */
-function phases(t: Timed): { total: number; submit: number; startSeen: number; resultSeen: number } {
-  const byId = new Map<string, { started?: number; queued?: number; running?: number; done?: number }>();
+/** Per instance, means: started -> result seen by the head, split at the moment sbatch answered (slurm only). */
+function phases(t: Timed): { total: number; submit: number; afterSubmit: number } {
+  const byId = new Map<string, { started?: number; submitted?: number; done?: number }>();
   for (const { at, event } of t.events) {
     if (!('id' in event)) continue;
     const rec = byId.get(event.id) ?? {};
     byId.set(event.id, rec);
     if (event.type === 'instance-started') rec.started = at;
-    else if (event.type === 'job' && rec.queued === undefined) rec.queued = at;
-    else if (event.type === 'job' && event.job.phase === 'running' && rec.running === undefined) rec.running = at;
+    else if (event.type === 'job' && rec.submitted === undefined) rec.submitted = at;
     else if (event.type === 'succeeded') rec.done = at;
   }
   const recs = [...byId.values()].filter((r) => r.started !== undefined && r.done !== undefined);
+  const submitted = recs.filter((r) => r.submitted !== undefined);
   return {
     total: mean(recs.map((r) => r.done! - r.started!)),
-    submit: mean(recs.filter((r) => r.queued).map((r) => r.queued! - r.started!)),
-    startSeen: mean(recs.filter((r) => r.queued && r.running).map((r) => r.running! - r.queued!)),
-    resultSeen: mean(recs.filter((r) => r.running).map((r) => r.done! - (r.running ?? r.started!))),
+    submit: mean(submitted.map((r) => r.submitted! - r.started!)),
+    afterSubmit: mean(submitted.map((r) => r.done! - r.submitted!)),
   };
 }
 
@@ -109,7 +108,7 @@ export async function main(): Promise<void> {
     const p = phases(await run(noopPipeline(poll), 'slurm', 1));
     console.log(
       `no-op instance, one at a time, slurm (poll_interval ${poll} s): ${ms(p.total)} from start to result seen by the head ` +
-        `(+${ms(p.total - local.total)} over local): sbatch ${ms(p.submit)}, running seen after ${ms(p.startSeen)}, result seen after ${ms(p.resultSeen)}`,
+        `(+${ms(p.total - local.total)} over local): writing the job script and sbatch ${ms(p.submit)}, then queue, run and polls until the head saw the result ${ms(p.afterSubmit)}`,
     );
   }
   const sweepLocal = await run(sweepPipeline(), 'local', 2);

@@ -37,7 +37,7 @@ export class SlurmQueue {
     let set = this.watchers.get(jobId);
     if (!set) this.watchers.set(jobId, (set = new Set()));
     set.add(listener);
-    this.loop ??= this.poll().finally(() => (this.loop = undefined));
+    this.loop ??= this.poll();
     return () => {
       set.delete(listener);
       if (set.size === 0) this.watchers.delete(jobId);
@@ -73,7 +73,12 @@ export class SlurmQueue {
 
   private async poll(): Promise<void> {
     let failingSince: number | undefined;
-    while (this.watchers.size > 0 && !this.stopLoop.signal.aborted) {
+    for (;;) {
+      // Checked and cleared in one step: a job watched right after this starts a new loop.
+      if (this.watchers.size === 0 || this.stopLoop.signal.aborted) {
+        this.loop = undefined;
+        return;
+      }
       const ids = [...this.watchers.keys()];
       let reports: (id: string) => QueueReport;
       try {

@@ -189,6 +189,7 @@ export class SlurmExecutor implements Executor {
     };
     await writeJsonAtomic(files.record, record);
     log.line(`[bdlab] submitted Slurm job ${jobId}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${script}`);
+    launch.onJob({ executor: 'slurm', jobId, state: 'PENDING', phase: 'queued', attempt });
     return { jobId, attempt, pending: launch.pending, adopted: false };
   }
 
