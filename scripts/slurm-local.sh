@@ -30,12 +30,16 @@ install_packages() {
   [ "$(id -u)" -eq 0 ] || die "slurm-wlm and munge are not installed, and installing them needs root: sudo apt-get install slurm-wlm munge"
   say "installing slurm-wlm and munge with apt-get"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+  local log status=0
+  log=$(mktemp)
   # policy-rc.d keeps the packages' init scripts from starting daemons with their own config.
   local policy=/usr/sbin/policy-rc.d created_policy=
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; created_policy=1; fi
-  apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+  { apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends slurm-wlm munge; } >"$log" 2>&1 || status=$?
   [ -n "$created_policy" ] && rm -f "$policy"
+  if [ "$status" -ne 0 ]; then tail -20 "$log" >&2; rm -f "$log"; die "apt-get failed (exit $status)"; fi
+  rm -f "$log"
   return 0
 }
 

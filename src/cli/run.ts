@@ -5,7 +5,7 @@ import { planStatus } from '../executor/plan-status.js';
 import { createExecutor } from '../executor/executors/index.js';
 import { runPipeline } from '../executor/run-pipeline.js';
 import { EXECUTOR_DEFAULTS } from '../pipeline/executor-settings.js';
-import { flag, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
+import { flag, optionalString, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
 import { openFromArgs } from './open.js';
@@ -67,11 +67,13 @@ export const runCommand: Command = {
       return EXIT_OK;
     }
     if (positionals.length !== 1) throw new UsageError(`run: expected exactly one pipeline FILE, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+    // Checked before the pipeline is read; its default depends on the executor the pipeline may choose.
+    const givenJobs = optionalString(values, 'jobs') === undefined ? undefined : positiveInt(values, 'jobs', 1);
     const only = stringList(values, 'only');
     const force = stringList(values, 'force');
     const opened = await openFromArgs(io, positionals[0]!, values, { only, force });
     if (typeof opened === 'number') return opened;
-    const jobs = positiveInt(values, 'jobs', EXECUTOR_DEFAULTS.jobs[opened.executor]);
+    const jobs = givenJobs ?? EXECUTOR_DEFAULTS.jobs[opened.executor];
 
     if (flag(values, 'dry-run')) {
       const rows = await planStatus(opened.plan, opened.versions, opened.cache, opened.selection);
