@@ -107,9 +107,8 @@ ${POLL}stages:
   work:
     kind: test-files
     needs: [part]
-    matrix: { variant: [a, b] }
     resources: { cpus: 1, mem: 200M, time: "5:00" }
-    params: { write: { v.txt: "\${{ matrix.variant }}" }, metrics: { variant: "\${{ matrix.variant }}" }, context_file: context.json }
+    params: { write: { v.txt: "work on \${{ matrix.shard }}" }, metrics: { worked: "\${{ matrix.shard }}" }, context_file: context.json }
   gather:
     kind: test-files
     needs: [{ stage: work, fan_in: true }]
@@ -125,13 +124,13 @@ ${POLL}stages:
     assert.is(s.code, 0, s.stderr + s.stdout);
     const lm = (await latestManifest(local))!;
     const sm = (await latestManifest(slurm))!;
-    assert.is(Object.keys(sm.instances).length, 11);
+    assert.is(Object.keys(sm.instances).length, 8);
     assert.is(sm.options.executor, 'slurm');
     assert.is(lm.options.executor, 'local');
 
     const lMetrics = await metricsFiles(join(local.dir, 'runs', 'latest'));
     const sMetrics = await metricsFiles(join(slurm.dir, 'runs', 'latest'));
-    assert.is(Object.keys(sMetrics).length, 11);
+    assert.is(Object.keys(sMetrics).length, 8);
     assert.equal(sMetrics, lMetrics);
     assert.match(sMetrics['data']!, '"train": 10');
     // Keys fold in the content hash of every upstream output: equal keys mean equal outputs all the way down.
@@ -139,14 +138,14 @@ ${POLL}stages:
 
     const jobIds = Object.values(sm.instances).map((rec) => rec.job?.jobId);
     assert.ok(jobIds.every((id) => typeof id === 'string' && /^\d+$/.test(id)), `job ids: ${jobIds.join(', ')}`);
-    assert.is(new Set(jobIds).size, 11);
+    assert.is(new Set(jobIds).size, 8);
     assert.ok(Object.values(sm.instances).every((rec) => rec.job?.state === 'COMPLETED' && rec.status === 'succeeded'));
     assert.ok(Object.values(lm.instances).every((rec) => rec.job === undefined));
     assert.match(s.stdout, /queued as Slurm job \d+/);
     assert.match(s.stdout, /running on \S+ \(Slurm job \d+\)/);
 
     // The job script is in the run directory, with the stage's resources.
-    const workDir = join(slurm.dir, 'runs', 'latest', 'stages', sanitizeInstanceId('work[variant=a,shard=1]' as InstanceId));
+    const workDir = join(slurm.dir, 'runs', 'latest', 'stages', sanitizeInstanceId('work[shard=1]' as InstanceId));
     const script = await readFile(join(workDir, 'job.sh'), 'utf8');
     assert.match(script, '#SBATCH --cpus-per-task=1');
     assert.match(script, '#SBATCH --mem=200M');
@@ -156,7 +155,7 @@ ${POLL}stages:
     assert.is(context.cpus, 1, 'resources.cpus reaches the stage on the compute node');
     const log = await readFile(join(slurm.dir, 'runs', 'latest', 'stages', 'gather', 'log.txt'), 'utf8');
     assert.match(log, /\[bdlab\] submitted Slurm job \d+/);
-    assert.match(log, 'test-files: wrote 0 file(s), 6 input(s)');
+    assert.match(log, 'test-files: wrote 0 file(s), 3 input(s)');
   } finally {
     await local.cleanup();
     await slurm.cleanup();
@@ -174,6 +173,8 @@ ${POLL}stages:
   after: { kind: test-files, needs: [victim] }
   other: { kind: test-files, params: { sleep_ms: 1500, write: { o.txt: "${nonce}" } } }
   other_next: { kind: test-files, needs: [other], params: { metrics: { fine: 1 } } }
+  bad: { kind: test-files, params: { fail: "the data set is empty ${nonce}" } }
+  crash: { kind: test-files, params: { exit_code: 3, print: "about to crash ${nonce}" } }
 `,
     );
     const run = startCli(['run', 'p.yaml', '--executor', 'slurm'], ws.dir);
@@ -192,6 +193,12 @@ ${POLL}stages:
     assert.is(done.instances['other']!.status, 'succeeded');
     assert.is(done.instances['other_next']!.status, 'succeeded');
     assert.match(String(r.stdout), `victim failed: Slurm job ${jobId} was cancelled (CANCELLED)`);
+    // A stage's own error reads as it does locally; a crash reads as the job's exit code.
+    assert.is(done.instances['bad']!.error, `the data set is empty ${nonce}`);
+    assert.is(done.instances['bad']!.job!.state, 'FAILED');
+    assert.is(done.instances['crash']!.error, `${describeEnding(done.instances['crash']!.job!.jobId, 'FAILED', 'with exit code 3')}`);
+    const crashLog = await readFile(join(ws.dir, 'runs', 'latest', 'stages', 'crash', 'log.txt'), 'utf8');
+    assert.match(crashLog, `[stdout] about to crash ${nonce}`);
     assert.equal(await readdir(join(ws.dir, '.bdlab', 'tmp')), [], 'the cancelled job\'s partial outputs are discarded');
   } finally {
     await ws.cleanup();
@@ -206,7 +213,7 @@ slurmTest('kill -9 of the head mid-run: the rerun adopts the running job, uses t
       `name: slurm-kill
 ${POLL}stages:
   quick: { kind: test-files, params: { sleep_ms: 3000, write: { q.txt: "${nonce}" }, metrics: { q: 1 } } }
-  slow: { kind: test-files, params: { sleep_ms: 20000, write: { s.txt: "${nonce}" }, metrics: { s: 1 } } }
+  slow: { kind: test-files, params: { sleep_ms: 15000, write: { s.txt: "${nonce}" }, metrics: { s: 1 } } }
   join: { kind: test-files, needs: [quick, slow], params: { metrics: { joined: 1 } } }
 `,
     );
