@@ -3,7 +3,7 @@
  * ratios are measured against baselines taken in the same run on the same machine.
  * `npm run bench -- engine` runs only the named ones.
  */
-const SUITES = ['planning', 'runner', 'engine', 'memory', 'one-pixel'] as const;
+const SUITES = ['planning', 'runner', 'engine', 'memory', 'one-pixel', 'slurm'] as const;
 
 interface BenchModule {
   main(): Promise<void>;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { RunEvents } from '../src/executor/events.js';
+import { LocalExecutor } from '../src/executor/executors/local.js';
 import { openPipeline } from '../src/executor/open-pipeline.js';
 import { runPipeline } from '../src/executor/run-pipeline.js';
 
@@ -35,7 +36,7 @@ async function runOnce(file: string, workspace: string, jobs: number): Promise<{
     if (e.type === 'cache-hit') cached += 1;
     if (e.type === 'succeeded') ran += 1;
   });
-  const outcome = await runPipeline({ opened: opened.value, jobs, failFast: true, only: [], force: [], signal: new AbortController().signal, events, cwd: workspace });
+  const outcome = await runPipeline({ opened: opened.value, jobs, failFast: true, only: [], force: [], signal: new AbortController().signal, events, executor: new LocalExecutor({ cwd: workspace }) });
   if (outcome.status !== 'succeeded') throw new Error(`bench run ${outcome.status}`);
   return { ms: performance.now() - t0, cached, ran };
 }

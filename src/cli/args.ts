@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolve } from 'node:path';
+import { EXECUTORS, type ExecutorName } from '../pipeline/executor-settings.js';
 import { UsageError } from './io.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -90,4 +91,10 @@ export function maxInstancesOption(env: NodeJS.ProcessEnv): number | undefined {
   if (!raw) return undefined;
   if (!/^\d+$/.test(raw) || Number(raw) < 1) throw new UsageError(`BDLAB_MAX_INSTANCES=${raw}: expected a whole number >= 1`);
   return Number(raw);
+}
+
+export function executorOption(values: Values): ExecutorName | undefined {
+  const e = optionalString(values, 'executor');
+  if (e !== undefined && !(EXECUTORS as readonly string[]).includes(e)) throw new UsageError(`--executor ${e}: expected one of ${EXECUTORS.join(', ')}`);
+  return e as ExecutorName | undefined;
 }

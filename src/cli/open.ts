@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { formatDiagnostics } from '../pipeline/index.js';
 import { openPipeline, type OpenPipeline } from '../executor/open-pipeline.js';
-import { absolutePath, backendOption, maxInstancesOption, optionalString, stringList } from './args.js';
+import { absolutePath, backendOption, executorOption, maxInstancesOption, optionalString, stringList } from './args.js';
 import { EXIT_INVALID, UsageError, type CliIo } from './io.js';
 
 type Values = Parameters<typeof stringList>[0];
@@ -11,6 +11,7 @@ export async function openFromArgs(io: CliIo, file: string, values: Values, extr
   const workspace = absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd;
   const cacheDir = absolutePath(io.cwd, optionalString(values, 'cache-dir'));
   const backend = backendOption(values);
+  const executor = executorOption(values);
   const staleEnv = io.env['BDLAB_LOCK_STALE_MS'];
   const maxInstances = maxInstancesOption(io.env);
   const opened = await openPipeline({
@@ -20,6 +21,7 @@ export async function openFromArgs(io: CliIo, file: string, values: Values, extr
     env: io.env,
     ...(cacheDir !== undefined ? { cacheDir } : {}),
     ...(backend !== undefined ? { backend } : {}),
+    ...(executor !== undefined ? { executor } : {}),
     dataPath: stringList(values, 'data-path').map((p) => resolve(io.cwd, p)),
     only: extra.only,
     force: extra.force,

@@ -2,20 +2,28 @@ import { relative } from 'node:path';
 import { formatRunSummary, plainDisplay } from '../executor/display-plain.js';
 import { RunEvents } from '../executor/events.js';
 import { planStatus } from '../executor/plan-status.js';
+import { createExecutor } from '../executor/executors/index.js';
 import { runPipeline } from '../executor/run-pipeline.js';
-import { flag, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
+import { EXECUTOR_DEFAULTS } from '../pipeline/executor-settings.js';
+import { flag, optionalString, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
+import { EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
 import { openFromArgs } from './open.js';
 import { printPlanRows } from './plan.js';
 
 const USAGE = `Usage: bdlab run FILE [options]
 
 Runs a pipeline: validates FILE, then runs every stage instance that isn't cached, in dependency
-order, each in its own process. Results go to runs/<timestamp>-<name>-<hash>/ in the workspace.
+order, each in its own process (or Slurm job). Results go to runs/<timestamp>-<name>-<hash>/ in
+the workspace.
 
 Options:
-  --jobs N            run up to N instances at once (default 1)
+  --executor E        where instances run: local (child processes) or slurm (one sbatch job
+                      per instance; see README "Running on a cluster"); default settings.executor,
+                      then local
+  --jobs N            local: use up to N slots at once (an instance takes resources.cpus slots,
+                      default 1 slot, --jobs default 1); slurm: up to N jobs in the queue at once
+                      (default 100)
   --only ID...        run only these instances or stages, plus what they need
   --force ID...       rebuild these instances or stages even when cached
   --dry-run           print what would run (with cache status) and exit
@@ -49,6 +57,7 @@ export const runCommand: Command = {
         'dry-run': { type: 'boolean' },
         'fail-fast': { type: 'boolean' },
         backend: { type: 'string' },
+        executor: { type: 'string' },
         'data-path': { type: 'string', multiple: true },
         verbose: { type: 'boolean', short: 'v' },
       },
@@ -59,17 +68,33 @@ export const runCommand: Command = {
       return EXIT_OK;
     }
     if (positionals.length !== 1) throw new UsageError(`run: expected exactly one pipeline FILE, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
-    const jobs = positiveInt(values, 'jobs', 1);
+    // Checked before the pipeline is read; its default depends on the executor the pipeline may choose.
+    const givenJobs = optionalString(values, 'jobs') === undefined ? undefined : positiveInt(values, 'jobs', 1);
     const only = stringList(values, 'only');
     const force = stringList(values, 'force');
     const opened = await openFromArgs(io, positionals[0]!, values, { only, force });
     if (typeof opened === 'number') return opened;
+    const jobs = givenJobs ?? EXECUTOR_DEFAULTS.jobs[opened.executor];
 
     if (flag(values, 'dry-run')) {
       const rows = await planStatus(opened.plan, opened.versions, opened.cache, opened.selection);
       printPlanRows(io, opened.plan.name, rows);
       await opened.memo.save().catch(() => undefined);
       return EXIT_OK;
+    }
+
+    const executor = createExecutor({
+      name: opened.executor,
+      cwd: opened.workspace.root,
+      slurm: opened.slurm,
+      env: io.env,
+      onWarning: (message) => io.err(`bdlab: warning: ${message}`),
+    });
+    // Before the run directory exists: a cluster that can't take jobs is a setup problem, not a failed run.
+    const preflight = await executor.preflight();
+    if (!preflight.ok) {
+      io.err(`bdlab: ${preflight.message}`);
+      return EXIT_INVALID;
     }
 
     const events = new RunEvents();
@@ -108,7 +133,7 @@ export const runCommand: Command = {
         force,
         signal: controller.signal,
         events,
-        cwd: opened.workspace.root,
+        executor,
       });
       await listr?.done();
       if (listr && finished) io.out(formatRunSummary(finished, relative(io.cwd, outcome.run.dir)));
@@ -126,6 +151,7 @@ export const runCommand: Command = {
       }
       return EXIT_OK;
     } finally {
+      await executor.close();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }

@@ -12,6 +12,8 @@ export interface ChildStartMessage {
   scratchDir: string;
   dataPath: string[];
   backend: string;
+  /** `resources.cpus` of the stage: the most CPU cores the instance may use (its thread cap). */
+  cpus?: number;
 }
 
 /** Asks the stage to stop (ctx.signal); the parent kills the process if it doesn't exit in time. */

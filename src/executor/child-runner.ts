@@ -18,6 +18,8 @@ export interface ChildRunRequest {
   onProgress(progress: StageProgress): void;
   onLog(line: string, stream: 'log' | 'stdout' | 'stderr'): void;
   onBackend(backend: BackendInfo): void;
+  /** The child's pid, once it runs (for watching its memory). */
+  onSpawn?(pid: number): void;
 }
 
 export type ChildOutcome =
@@ -46,6 +48,7 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
     buffer: false,
     reject: false,
   });
+  if (child.pid !== undefined) req.onSpawn?.(child.pid);
   child.on('message', (raw: ChildMessage) => {
     switch (raw.type) {
       case 'progress': {

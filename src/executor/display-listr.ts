@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { Listr, ListrTaskState, type ListrTaskWrapper } from 'listr2';
+import { describeJob } from './display-plain.js';
 import type { RunEvent, RunEventListener } from './events.js';
 
 type Wrapper = ListrTaskWrapper<unknown, typeof import('listr2').DefaultRenderer, typeof import('listr2').SimpleRenderer>;
@@ -29,6 +30,9 @@ export function listrDisplay(opts: { cwd: string; out(line: string): void; err(l
       case 'instance-started':
         t.task.state$ = ListrTaskState.STARTED;
         t.title = `${e.id} running`;
+        break;
+      case 'job':
+        if (e.job.phase !== 'ended') t.title = `${e.id} ${describeJob(e.job)}`;
         break;
       case 'lock-wait':
         t.task.state$ = ListrTaskState.STARTED;

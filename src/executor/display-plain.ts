@@ -1,5 +1,5 @@
 import { relative } from 'node:path';
-import type { RunEvent, RunEventListener } from './events.js';
+import type { JobUpdate, RunEvent, RunEventListener } from './events.js';
 import { shortKey } from './fingerprint.js';
 
 export interface PlainDisplayOptions {
@@ -19,6 +19,7 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
   const interval = opts.progressIntervalMs ?? 10_000;
   const ordinals = new Map<string, string>();
   const lastProgress = new Map<string, { at: number; message: string }>();
+  const jobPhase = new Map<string, string>();
   let runDir = '';
   const tag = (id: string): string => ordinals.get(id) ?? '';
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -41,6 +42,15 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
         if (!e.progress.message || e.progress.message === last?.message || now - (last?.at ?? 0) < interval) break;
         lastProgress.set(e.id, { at: now, message: e.progress.message });
         opts.out(`${tag(e.id)}${e.id} running: ${e.progress.message}`);
+        break;
+      }
+      case 'job': {
+        // One line per phase (queued, running): queue reasons change too often for a log.
+        const { job } = e;
+        const seen = `${job.jobId}:${job.phase}`;
+        if (job.phase === 'ended' || jobPhase.get(e.id) === seen) break;
+        jobPhase.set(e.id, seen);
+        opts.out(`${tag(e.id)}${e.id} ${describeJob(job)}`);
         break;
       }
       case 'log':
@@ -72,6 +82,14 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
         break;
     }
   };
+}
+
+/** `queued as Slurm job 42 (Priority)`, `running on node01 (Slurm job 42)`. */
+export function describeJob(job: JobUpdate): string {
+  const adopted = job.adopted ? ', adopted from an earlier run' : '';
+  const attempt = job.attempt > 1 ? `, attempt ${job.attempt}` : '';
+  if (job.phase === 'queued') return `queued as Slurm job ${job.jobId}${job.reason ? ` (${job.reason})` : ''}${adopted}${attempt}`;
+  return `running on ${job.node ?? 'a node'} (Slurm job ${job.jobId}${adopted}${attempt})`;
 }
 
 /** `bdlab: run failed: 3 succeeded, 2 cached, 1 failed, 2 skipped in 4.20 s; see runs/...` */

@@ -11,6 +11,22 @@ export interface BackendInfo {
   versions: Record<string, string>;
 }
 
+/** What the head knows about an instance's cluster job; sent on every change. */
+export interface JobUpdate {
+  executor: 'slurm';
+  jobId: string;
+  /** Slurm's state as squeue/scontrol print it: PENDING, RUNNING, COMPLETED, TIMEOUT, ... */
+  state: string;
+  phase: 'queued' | 'running' | 'ended';
+  /** Why a queued job waits (squeue's reason: Priority, Resources, ...). */
+  reason?: string;
+  node?: string;
+  /** This run took the job over from an earlier run that was killed, instead of submitting it again. */
+  adopted?: boolean;
+  /** 1 for the first submission; more when a preempted or node-failed job was submitted again. */
+  attempt: number;
+}
+
 export interface RunCounts {
   succeeded: number;
   cached: number;
@@ -22,12 +38,13 @@ export interface RunCounts {
 /** Everything a run reports. Displays, the manifest writer and tests are all consumers of these. */
 export type RunEvent =
   | { type: 'run-started'; runId: string; runDir: string; plan: Plan; total: number; startedAt: string; /** Ids in scope, in plan order. */ instances: string[] }
-  /** A child process is being started for the instance (not emitted for cache hits). */
+  /** The instance is being started (a child process, or a cluster job); not emitted for cache hits. */
   | { type: 'instance-started'; id: string; cacheKey: CacheKey; ordinal: number; total: number }
   | { type: 'lock-wait'; id: string; cacheKey: CacheKey; ownerPid?: number }
   | { type: 'progress'; id: string; progress: StageProgress }
   | { type: 'log'; id: string; line: string; stream: 'log' | 'stdout' | 'stderr' }
   | { type: 'backend'; id: string; backend: BackendInfo }
+  | { type: 'job'; id: string; job: JobUpdate }
   | { type: 'cache-hit'; id: string; cacheKey: CacheKey; ordinal: number; total: number; metrics?: JsonObject; backend?: BackendInfo }
   | { type: 'cache-corrupt'; id: string; cacheKey: CacheKey; reason: string }
   | { type: 'succeeded'; id: string; cacheKey: CacheKey; durationMs: number; metrics?: JsonObject }

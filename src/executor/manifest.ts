@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BackendInfo, InstanceStatus, RunCounts, RunEvent, RunStatus } from './events.js';
+import type { BackendInfo, InstanceStatus, JobUpdate, RunCounts, RunEvent, RunStatus } from './events.js';
 import { emptyCounts } from './events.js';
 import type { GitInfo } from './git-info.js';
 import { MANIFEST_FILE } from './run-dir.js';
@@ -12,6 +12,8 @@ export interface InstanceRecord {
   durationMs: number | null;
   backend?: BackendInfo;
   error?: string;
+  /** The cluster job that ran the instance (Slurm executor): its id, last state and node. */
+  job?: Omit<JobUpdate, 'phase' | 'reason'>;
 }
 
 /** `manifest.json` of a run directory: rewritten (atomically) as the run progresses. */
@@ -23,7 +25,7 @@ export interface Manifest {
   pipeline: { name: string; file: string; git: GitInfo | null };
   workspace: string;
   cacheDir: string;
-  options: { jobs: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
+  options: { executor: string; jobs: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
   startedAt: string;
   endedAt: string | null;
   durationMs: number | null;
@@ -62,6 +64,15 @@ export class ManifestWriter {
         if (rec) Object.assign(rec, { status: 'cached', cacheKey: event.cacheKey, durationMs: 0, ...(event.backend ? { backend: event.backend } : {}) });
         if (event.backend) this.summarizeBackends();
         break;
+      case 'job': {
+        if (!rec) break;
+        const { phase: _phase, reason: _reason, ...job } = event.job;
+        // Queue reasons change often; the manifest is rewritten when the job id, state or node does.
+        const changed = rec.job?.jobId !== job.jobId || rec.job?.state !== job.state || rec.job?.node !== job.node;
+        rec.job = job;
+        if (changed) this.writeNow();
+        return;
+      }
       case 'backend':
         if (rec) rec.backend = event.backend;
         this.summarizeBackends();

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { fail, ok, type Result } from '../common/result.js';
 import { analyzePipeline, loadStageKinds, type AnalysisFailure } from '../pipeline/index.js';
+import type { ExecutorName, SlurmSettings } from '../pipeline/executor-settings.js';
 import type { Plan } from '../pipeline/types.js';
 import { CacheStore } from './cache.js';
 import { HashMemo } from './hash-memo.js';
@@ -16,6 +17,7 @@ export interface OpenRequest {
   env: NodeJS.ProcessEnv;
   cacheDir?: string;
   backend?: string;
+  executor?: ExecutorName;
   dataPath: string[];
   only: string[];
   force: string[];
@@ -37,6 +39,8 @@ export interface OpenPipeline {
   selection: Selection;
   backend: string;
   dataPath: string[];
+  executor: ExecutorName;
+  slurm: SlurmSettings;
 }
 
 export type OpenFailure = { kind: 'invalid'; failure: AnalysisFailure } | { kind: 'usage'; message: string };
@@ -53,6 +57,7 @@ export async function openPipeline(req: OpenRequest): Promise<Result<OpenPipelin
   const settings = resolveSettings({
     ...(req.cacheDir !== undefined ? { cliCacheDir: req.cacheDir } : {}),
     ...(req.backend !== undefined ? { cliBackend: req.backend } : {}),
+    ...(req.executor !== undefined ? { cliExecutor: req.executor } : {}),
     cliDataPath: req.dataPath,
     env: req.env,
     pipeline: plan.settings,
@@ -70,5 +75,5 @@ export async function openPipeline(req: OpenRequest): Promise<Result<OpenPipelin
   const memo = await HashMemo.load(workspace.hashMemoFile);
   const cache = new CacheStore(workspace.cacheDir, workspace.tmpDir, memo);
   const locks = new LockManager(join(workspace.cacheDir, 'locks'), req.lockStaleMs !== undefined ? { staleMs: req.lockStaleMs } : {});
-  return ok({ plan, versions, workspace, memo, cache, locks, selection: selection.value, backend: settings.backend, dataPath: settings.dataPath });
+  return ok({ plan, versions, workspace, memo, cache, locks, selection: selection.value, backend: settings.backend, dataPath: settings.dataPath, executor: settings.executor, slurm: settings.slurm });
 }

@@ -10,6 +10,7 @@ import { LiveRun } from './live-runs.js';
 import { ManifestWriter, countStatuses, type InstanceRecord, type Manifest } from './manifest.js';
 import type { OpenPipeline } from './open-pipeline.js';
 import { createRunDirectory, linkOutputs, pointLatest, stageDirOf, writePlanFile, writeStageMetrics, type RunDirectory } from './run-dir.js';
+import type { Executor } from './executors/executor.js';
 import { executePlan, type InstanceOutcome } from './scheduler.js';
 
 export interface RunRequest {
@@ -21,8 +22,8 @@ export interface RunRequest {
   force: string[];
   signal: AbortSignal;
   events: RunEvents;
-  cwd: string;
-  killGraceMs?: number;
+  /** Starts the instances (see executors/); preflight() has passed. */
+  executor: Executor;
 }
 
 export interface RunOutcome {
@@ -65,7 +66,7 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
     pipeline: { name: plan.name, file: plan.file, git: null },
     workspace: workspace.root,
     cacheDir: workspace.cacheDir,
-    options: { jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
+    options: { executor: req.executor.name, jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
     startedAt: startedAt.toISOString(),
     endedAt: null,
     durationMs: null,
@@ -92,7 +93,7 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
     locks: req.opened.locks,
     claimKey: (key) => live.claim(key),
     scratchRoot: workspace.scratchDir,
-    cwd: req.cwd,
+    executor: req.executor,
     selected: selection.selected,
     forced: selection.forced,
     jobs: req.jobs,
@@ -102,7 +103,6 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
     backend: req.opened.backend,
     logFileOf: (id) => recorder.logFileOf(id),
     events: req.events,
-    ...(req.killGraceMs !== undefined ? { killGraceMs: req.killGraceMs } : {}),
   });
   await recorder.settled();
   await git;

@@ -4,8 +4,8 @@ import type { JsonObject } from '../common/json.js';
 import type { Plan, PlannedInstance } from '../pipeline/types.js';
 import type { StageInput } from '../stages/contract.js';
 import type { CacheStore } from './cache.js';
-import { runStageInChild } from './child-runner.js';
-import type { BackendInfo, InstanceStatus, RunEvents, RunStatus } from './events.js';
+import type { BackendInfo, InstanceStatus, JobUpdate, RunEvents, RunStatus } from './events.js';
+import type { Executor } from './executors/executor.js';
 import { cacheKeyOf, fingerprintRecord, type CacheKey, type ContentHash } from './fingerprint.js';
 import type { LockManager } from './lock.js';
 
@@ -18,6 +18,7 @@ export interface InstanceOutcome {
   metrics?: JsonObject;
   backend?: BackendInfo;
   error?: string;
+  job?: JobUpdate;
 }
 
 export interface SchedulerOptions {
@@ -30,11 +31,13 @@ export interface SchedulerOptions {
   claimKey?(key: CacheKey): void;
   /** `<workspace>/.bdlab/scratch`. */
   scratchRoot: string;
-  cwd: string;
+  /** Starts, follows and stops one instance (a local child process, a Slurm job). */
+  executor: Executor;
   /** Instances to run; must contain every input of every member (see selection.ts). */
   selected: ReadonlySet<string>;
   /** Instances to rebuild even when cached. */
   forced: ReadonlySet<string>;
+  /** Slots: instances at once locally (an instance takes `resources.cpus` of them), jobs in the queue on Slurm. */
   jobs: number;
   failFast: boolean;
   signal: AbortSignal;
@@ -43,7 +46,6 @@ export interface SchedulerOptions {
   /** Where the instance's log.txt goes (created by the caller's run directory). */
   logFileOf(id: string): Promise<string>;
   events: RunEvents;
-  killGraceMs?: number;
 }
 
 export interface ScheduleResult {
@@ -52,7 +54,8 @@ export interface ScheduleResult {
 }
 
 /**
- * Runs the selected instances in dependency order with at most `jobs` at a time. A failure skips
+ * Runs the selected instances in dependency order using at most `jobs` slots at a time (an instance
+ * takes `executor.slotsOf(resources)`, capped at `jobs` so that it can run at all). A failure skips
  * the failed instance's transitive dependents and lets independent branches go on (or, with
  * failFast, stops everything). Cache hits never start a process.
  */
@@ -81,6 +84,9 @@ export async function executePlan(opts: SchedulerOptions): Promise<ScheduleResul
   let failFastCause: string | undefined;
   let ordinal = 0;
   const running = new Map<string, Promise<void>>();
+  let usedSlots = 0;
+  const jobs = Math.max(1, opts.jobs);
+  const slotsOf = (inst: PlannedInstance): number => Math.min(jobs, Math.max(1, opts.executor.slotsOf(inst.resources ?? {})));
 
   const skipDependents = (id: string, reason: string): void => {
     const queue = [...(dependents.get(id) ?? [])];
@@ -124,9 +130,12 @@ export async function executePlan(opts: SchedulerOptions): Promise<ScheduleResul
 
   while (!stop.signal.aborted) {
     ready.sort((a, b) => a - b);
-    while (ready.length && running.size < Math.max(1, opts.jobs) && !stop.signal.aborted) {
+    // In plan order: an instance that doesn't fit waits for slots rather than being overtaken.
+    while (ready.length && usedSlots + slotsOf(instances[ready[0]!]!) <= jobs && !stop.signal.aborted) {
       const inst = instances[ready.shift()!]!;
       const id = inst.id as string;
+      const slots = slotsOf(inst);
+      usedSlots += slots;
       outcomes.get(id)!.status = 'running';
       ordinal += 1;
       const task = runInstance(inst, ordinal, instances.length, outcomes, opts, stop.signal).then(
@@ -136,7 +145,10 @@ export async function executePlan(opts: SchedulerOptions): Promise<ScheduleResul
           opts.events.emit({ type: 'failed', id, durationMs: 0, error: message, userFacing: false });
           settle(id, { status: 'failed', error: message });
         },
-      ).finally(() => running.delete(id));
+      ).finally(() => {
+        running.delete(id);
+        usedSlots -= slots;
+      });
       running.set(id, task);
     }
     if (running.size === 0) break;
@@ -252,9 +264,12 @@ async function build(
   const pending = await opts.cache.createPending(key);
   const logFile = await opts.logFileOf(id);
   let backend: BackendInfo | undefined;
+  let job: JobUpdate | undefined;
   opts.events.emit({ type: 'instance-started', id, cacheKey: key, ordinal, total });
   try {
-    const outcome = await runStageInChild({
+    const end = await opts.executor.run({
+      id,
+      cacheKey: key,
       start: {
         type: 'start',
         id,
@@ -265,38 +280,57 @@ async function build(
         scratchDir,
         dataPath: opts.dataPath,
         backend: opts.backend,
+        ...(inst.resources?.cpus !== undefined ? { cpus: inst.resources.cpus } : {}),
       },
+      pending,
+      resources: inst.resources ?? {},
       logFile,
-      cwd: opts.cwd,
       signal,
-      ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
       onProgress: (progress) => opts.events.emit({ type: 'progress', id, progress }),
       onLog: (line, stream) => opts.events.emit({ type: 'log', id, line, stream }),
       onBackend: (info) => {
         backend = info;
         opts.events.emit({ type: 'backend', id, backend: info });
       },
+      onJob: (update) => {
+        job = update;
+        opts.events.emit({ type: 'job', id, job: update });
+      },
     });
     const durationMs = Date.now() - started;
-    if (!outcome.ok) {
+    if (end.job && (job?.jobId !== end.job.jobId || job.state !== end.job.state || job.node !== end.job.node)) {
+      job = end.job;
+      opts.events.emit({ type: 'job', id, job: end.job });
+    }
+    const withJob = { ...(backend ? { backend } : {}), ...(job ? { job } : {}) };
+    if (!end.ok) {
       await opts.cache.discard(pending);
-      if (outcome.interrupted) {
+      if (end.interrupted) {
         opts.events.emit({ type: 'interrupted', id });
-        return { status: 'interrupted', cacheKey: key, durationMs, ...(backend ? { backend } : {}) };
+        return { status: 'interrupted', cacheKey: key, durationMs, ...withJob };
       }
       opts.events.emit({
         type: 'failed',
         id,
         cacheKey: key,
         durationMs,
-        error: outcome.message,
-        userFacing: outcome.userFacing,
-        ...(outcome.detail ? { detail: outcome.detail } : {}),
+        error: end.message,
+        userFacing: end.userFacing,
+        ...(end.detail ? { detail: end.detail } : {}),
       });
-      return { status: 'failed', cacheKey: key, durationMs, error: outcome.message, ...(backend ? { backend } : {}) };
+      return { status: 'failed', cacheKey: key, durationMs, error: end.message, ...withJob };
     }
-    const metrics = outcome.result.metrics;
-    const entry = await opts.cache.commit(pending, { kind: inst.kind, instance: id, logFile, durationMs, ...(metrics ? { metrics } : {}), ...(backend ? { backend } : {}) });
+    // A job adopted from a killed run wrote into that run's pending directory, not ours.
+    if (end.pending.dir !== pending.dir) await opts.cache.discard(pending);
+    const metrics = end.result.metrics;
+    const entry = await opts.cache.commit(end.pending, { kind: inst.kind, instance: id, logFile, durationMs, ...(metrics ? { metrics } : {}), ...(backend ? { backend } : {}) });
+    if (end.contentHash !== undefined && end.contentHash !== entry.meta.contentHash) {
+      // The instance ran elsewhere: what this machine sees must be what it wrote, before dependents read it.
+      await opts.cache.remove(key);
+      const message = `the outputs seen here differ from what the instance wrote (content hash ${entry.meta.contentHash.slice(0, 12)} here, ${end.contentHash.slice(0, 12)} on the node): is the workspace on a filesystem the compute nodes share?`;
+      opts.events.emit({ type: 'failed', id, cacheKey: key, durationMs, error: message, userFacing: true });
+      return { status: 'failed', cacheKey: key, durationMs, error: message, ...withJob };
+    }
     await rm(scratchDir, { recursive: true, force: true });
     opts.events.emit({ type: 'succeeded', id, cacheKey: key, durationMs, ...(metrics ? { metrics } : {}) });
     return {
@@ -306,7 +340,7 @@ async function build(
       outputsDir: entry.outputsDir,
       durationMs,
       ...(metrics ? { metrics } : {}),
-      ...(backend ? { backend } : {}),
+      ...withJob,
     };
   } catch (err) {
     await opts.cache.discard(pending);

@@ -1,10 +1,12 @@
 import { delimiter, isAbsolute, resolve } from 'node:path';
 import type { JsonObject } from '../common/json.js';
+import type { ExecutorName, SlurmSettings } from '../pipeline/executor-settings.js';
 
 export interface SettingsSources {
   /** Already absolute (the CLI resolves its arguments against cwd). */
   cliCacheDir?: string;
   cliBackend?: string;
+  cliExecutor?: ExecutorName;
   cliDataPath: string[];
   env: NodeJS.ProcessEnv;
   /** `settings:` of the pipeline file. */
@@ -20,6 +22,9 @@ export interface ResolvedSettings {
   cacheDirFrom: '--cache-dir' | 'BDLAB_CACHE_DIR' | 'settings.cache_dir' | 'default';
   backend: string;
   dataPath: string[];
+  executor: ExecutorName;
+  /** `settings.slurm` as written (validated by the pipeline schema). */
+  slurm: SlurmSettings;
 }
 
 /**
@@ -50,7 +55,10 @@ export function resolveSettings(src: SettingsSources): ResolvedSettings {
   const dataPath = [...new Set([...src.cliDataPath, ...envPath, ...pipelinePath])];
 
   const cacheDirFrom = src.cliCacheDir ? '--cache-dir' : envCache ? 'BDLAB_CACHE_DIR' : pipelineCache ? 'settings.cache_dir' : 'default';
-  return { ...(cacheDir ? { cacheDir } : {}), cacheDirFrom, backend, dataPath };
+  const executor = src.cliExecutor ?? (fromPipeline('executor') as ExecutorName | undefined) ?? 'local';
+  const slurm = (src.pipeline['slurm'] ?? {}) as SlurmSettings;
+
+  return { ...(cacheDir ? { cacheDir } : {}), cacheDirFrom, backend, dataPath, executor, slurm };
 }
 
 function absolute(p: string, base: string): string {

@@ -18,6 +18,7 @@ import { DEFAULT_MAX_INSTANCES, stageBound, type StageBound } from './instance-c
 import { isJsonObject, pipelineStructureSchema } from './pipeline-structure.js';
 import { explainSchemaErrors } from './schema-messages.js';
 import type { SchemaProblem } from './schema-messages.js';
+import type { StageResources } from './resources.js';
 import { formatYamlPath, SourceFile } from './source-map.js';
 import type { YamlPath } from './source-map.js';
 import { readStageKinds } from './stage-kinds.js';
@@ -82,6 +83,7 @@ interface StageModel {
   params: JsonObject;
   /** `params` was written but is not a mapping: nothing about params can be checked. */
   paramsUnreadable?: boolean;
+  resources?: StageResources;
 }
 
 class Analysis {
@@ -319,6 +321,7 @@ class Analysis {
         model.exclude.push(Object.fromEntries(entries));
       });
     }
+    if (isJsonObject(raw['resources'])) model.resources = deepFreeze(raw['resources']) as StageResources;
     if (isJsonObject(raw['params'])) model.params = raw['params'];
     else if (raw['params'] !== undefined) model.paramsUnreadable = true;
     return model;
@@ -419,7 +422,15 @@ class Analysis {
         if (failure) failure.count++;
         else failures.set(key, { problem, first: index, count: 1 });
       }
-      planned.push({ id: expansion.ids[index]!, stage: model.id, kind: model.kind!, matrix: point, params: result.params, inputs: expansion.inputs[index]! });
+      planned.push({
+        id: expansion.ids[index]!,
+        stage: model.id,
+        kind: model.kind!,
+        matrix: point,
+        params: result.params,
+        inputs: expansion.inputs[index]!,
+        ...(model.resources ? { resources: model.resources } : {}),
+      });
     });
     for (const { problem, first, count } of failures.values()) {
       const scope = expansion.keys.length === 0 ? '' : count === 1 ? ` in ${expansion.ids[first]}` : ` in ${expansion.ids[first]} and ${count - 1} more instance${count === 2 ? '' : 's'}`;

@@ -1,4 +1,6 @@
 import type { JsonObject, JsonPrimitive, JsonValue } from '../common/json.js';
+import { executorSettingsSchema } from './executor-settings.js';
+import { resourcesSchema, type StageResources } from './resources.js';
 
 export const PIPELINE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]*$';
 export const STAGE_ID_PATTERN = '^[a-z][a-z0-9_-]*$';
@@ -21,6 +23,7 @@ export interface StageDocument {
   matrix?: Record<string, JsonPrimitive[]>;
   exclude?: Record<string, JsonPrimitive>[];
   params?: JsonObject;
+  resources?: StageResources;
 }
 
 export type NeedDocument = string | { stage: string; fan_in?: boolean | string[] };
@@ -66,6 +69,7 @@ export function pipelineStructureSchema(): JsonObject {
             items: { type: 'string' },
             description: 'Directories searched for datasets, relative to the workspace.',
           },
+          ...executorSettingsSchema(),
         },
       },
       defaults: {
@@ -108,6 +112,7 @@ export function pipelineStructureSchema(): JsonObject {
             items: { type: 'object', minProperties: 1, additionalProperties: matrixValue },
           },
           params: { type: 'object', description: 'Parameters of the stage kind, merged over `defaults.<kind>`.' },
+          resources: resourcesSchema(),
         },
       },
       need: {

@@ -132,6 +132,8 @@ function jsonTypeOf(data: unknown): string {
 
 /** What a schema accepts, in a few words: `integer >= 1`, `one of "cnn", "lenet5"`, `number >= 0 and <= 1`. */
 export function describeSchema(schema: SchemaNode): string {
+  // A schema whose pattern would read as noise says in words what it accepts.
+  if (typeof schema['x-expected'] === 'string') return schema['x-expected'];
   if (Array.isArray(schema['enum'])) return `one of ${quotedList((schema['enum'] as unknown[]).map((value) => displayValue(value)), 'or')}`;
   if ('const' in schema) return displayValue(schema['const']);
   const type = schema['type'];

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonPrimitive } from '../common/json.js';
+import type { StageResources } from './resources.js';
 
 /** Branded strings keep ids, keys and paths from being mixed up. */
 export type StageId = string & { readonly __brand: 'StageId' };
@@ -42,6 +43,8 @@ export interface PlannedInstance {
   params: JsonObject;
   /** Upstream instances this one consumes, in a stable order. */
   inputs: InstanceId[];
+  /** `stages.<id>.resources`, when the stage has them (shared by all its instances). */
+  resources?: StageResources;
 }
 
 /** The analyzer's product: instances in a valid execution (topological) order. */

@@ -37,6 +37,8 @@ export interface StageContext {
   dataPath: string[];
   /** Preferred TF.js backend: 'auto' | 'node' | 'wasm' | 'cpu'. */
   backend: string;
+  /** `resources.cpus` of the stage, when set: the most CPU cores this instance may use (its thread cap). */
+  cpus?: number;
   progress(p: StageProgress): void;
   log(line: string): void;
   /** Report which TF.js backend (and versions) the stage used, for the run manifest. */

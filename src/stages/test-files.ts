@@ -48,7 +48,7 @@ const testFiles: StageImplementation<TestFilesParams> = {
       if (ctx.inputs.length > 0) await writeFile(join(ctx.outDir, 'inputs.txt'), concatenated.join(''));
     }
     if (params.context_file !== undefined) {
-      const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id) };
+      const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id), ...(ctx.cpus !== undefined ? { cpus: ctx.cpus } : {}) };
       await writeFile(join(ctx.outDir, params.context_file), JSON.stringify(seen));
     }
     ctx.log(`test-files: wrote ${Object.keys(params.write ?? {}).length} file(s), ${ctx.inputs.length} input(s)`);

@@ -4,6 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RunEvents } from '../../src/executor/events.js';
 import type { Manifest } from '../../src/executor/manifest.js';
+import { LocalExecutor } from '../../src/executor/executors/local.js';
 import { openPipeline } from '../../src/executor/open-pipeline.js';
 import { runPipeline } from '../../src/executor/run-pipeline.js';
 import { ids, runInProcess, tempWorkspace } from './helpers.js';
@@ -129,7 +130,7 @@ test('a stage that ignores the abort request is killed after the grace period', 
     events.on((e) => {
       if (e.type === 'instance-started') setTimeout(() => ((abortedAt = Date.now()), controller.abort(new Error('SIGTERM'))), 300);
     });
-    const outcome = await runPipeline({ opened: opened.value, jobs: 1, failFast: false, only: [], force: [], signal: controller.signal, events, cwd: ws.dir, killGraceMs: 400 });
+    const outcome = await runPipeline({ opened: opened.value, jobs: 1, failFast: false, only: [], force: [], signal: controller.signal, events, executor: new LocalExecutor({ cwd: ws.dir, killGraceMs: 400 }) });
     const stopMs = Date.now() - abortedAt;
     assert.is(outcome.status, 'interrupted');
     assert.is(outcome.outcomes.get('stuck')!.status, 'interrupted');

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execaNode } from 'execa';
 import type { RunEvent } from '../../src/executor/events.js';
 import { RunEvents } from '../../src/executor/events.js';
+import { LocalExecutor } from '../../src/executor/executors/local.js';
 import { openPipeline } from '../../src/executor/open-pipeline.js';
 import { runPipeline, type RunOutcome } from '../../src/executor/run-pipeline.js';
 
@@ -75,8 +76,7 @@ export async function runInProcess(
     force: options.force ?? [],
     signal: options.signal ?? new AbortController().signal,
     events: bus,
-    cwd: workspace,
-    killGraceMs: 500,
+    executor: new LocalExecutor({ cwd: workspace, killGraceMs: 500 }),
   });
   return {
     outcome,

@@ -14,6 +14,15 @@ test('backend: command line > BDLAB_BACKEND > settings.backend > auto', () => {
   assert.is(resolveSettings({ ...base, pipeline: { backend: 'wasm' }, env: { BDLAB_BACKEND: 'cpu' }, cliBackend: 'node' }).backend, 'node');
 });
 
+test('executor: --executor > settings.executor > local; settings.slurm passes through', () => {
+  assert.is(resolveSettings(base).executor, 'local');
+  assert.equal(resolveSettings(base).slurm, {});
+  const pipeline = { executor: 'slurm', slurm: { partition: 'gpu', retries: 2 } };
+  assert.is(resolveSettings({ ...base, pipeline }).executor, 'slurm');
+  assert.is(resolveSettings({ ...base, pipeline, cliExecutor: 'local' }).executor, 'local');
+  assert.equal(resolveSettings({ ...base, pipeline }).slurm, { partition: 'gpu', retries: 2 });
+});
+
 test('data path: CLI dirs, then BDLAB_DATA_PATH (relative to cwd), then settings.data_path (relative to workspace); cache_dir relative to workspace', () => {
   const r = resolveSettings({
     ...base,
