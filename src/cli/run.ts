@@ -1,9 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { formatRunSummary, plainDisplay } from '../executor/display-plain.js';
 import { RunEvents } from '../executor/events.js';
 import { planStatus } from '../executor/plan-status.js';
 import { runPipeline } from '../executor/run-pipeline.js';
-import { flag, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
+import { THREADS_ENV, type ThreadsSetting } from '../common/threads.js';
+import { resolveThreads } from '../executor/threads.js';
+import { flag, optionalString, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
 import { openFromArgs } from './open.js';
@@ -16,6 +19,8 @@ order, each in its own process. Results go to runs/<timestamp>-<name>-<hash>/ in
 
 Options:
   --jobs N            run up to N instances at once (default 1)
+  --threads N|auto    threads for each instance's kernels (default: $BDLAB_THREADS,
+                      then settings.threads, then auto = available cores / --jobs)
   --only ID...        run only these instances or stages, plus what they need
   --force ID...       rebuild these instances or stages even when cached
   --dry-run           print what would run (with cache status) and exit
@@ -43,6 +48,7 @@ export const runCommand: Command = {
       {
         ...workspaceOptions,
         jobs: { type: 'string', short: 'j' },
+        threads: { type: 'string' },
         only: { type: 'string', multiple: true },
         force: { type: 'string', multiple: true },
         'dry-run': { type: 'boolean' },
@@ -63,6 +69,15 @@ export const runCommand: Command = {
     const force = stringList(values, 'force');
     const opened = await openFromArgs(io, positionals[0]!, values, { only, force });
     if (typeof opened === 'number') return opened;
+    const cliThreads = optionalString(values, 'threads');
+    const threads = resolveThreads({
+      ...(cliThreads !== undefined ? { cli: cliThreads } : {}),
+      ...(io.env[THREADS_ENV] !== undefined ? { env: io.env[THREADS_ENV] } : {}),
+      ...(opened.plan.settings['threads'] !== undefined ? { settings: opened.plan.settings['threads'] as ThreadsSetting } : {}),
+      jobs,
+      available: availableParallelism(),
+    });
+    if (!threads.ok) throw new UsageError(threads.error);
 
     if (flag(values, 'dry-run')) {
       const rows = await planStatus(opened.plan, opened.versions, opened.cache, opened.selection);
@@ -102,6 +117,7 @@ export const runCommand: Command = {
       const outcome = await runPipeline({
         opened,
         jobs,
+        threads: threads.value.threads,
         failFast: flag(values, 'fail-fast'),
         only,
         force,

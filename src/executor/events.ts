@@ -9,6 +9,8 @@ export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 export interface BackendInfo {
   name: string;
   versions: Record<string, string>;
+  /** Threads the stage's kernels used (reported by the stage; absent from entries cached before threads existed). */
+  threads?: number;
 }
 
 export interface RunCounts {
@@ -23,7 +25,7 @@ export interface RunCounts {
 export type RunEvent =
   | { type: 'run-started'; runId: string; runDir: string; plan: Plan; total: number; startedAt: string; /** Ids in scope, in plan order. */ instances: string[] }
   /** A child process is being started for the instance (not emitted for cache hits). */
-  | { type: 'instance-started'; id: string; cacheKey: CacheKey; ordinal: number; total: number }
+  | { type: 'instance-started'; id: string; cacheKey: CacheKey; ordinal: number; total: number; /** Threads the stage is given (BDLAB_THREADS). */ threads: number }
   | { type: 'lock-wait'; id: string; cacheKey: CacheKey; ownerPid?: number }
   | { type: 'progress'; id: string; progress: StageProgress }
   | { type: 'log'; id: string; line: string; stream: 'log' | 'stdout' | 'stderr' }

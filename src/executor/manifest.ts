@@ -23,7 +23,8 @@ export interface Manifest {
   pipeline: { name: string; file: string; git: GitInfo | null };
   workspace: string;
   cacheDir: string;
-  options: { jobs: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
+  /** threads: each stage's kernel threads (--threads, resolved); also per instance in backend.threads. */
+  options: { jobs: number; threads: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
   startedAt: string;
   endedAt: string | null;
   durationMs: number | null;

@@ -1,6 +1,8 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { toolVersion } from '../common/paths.js';
+import { autoThreads } from '../common/threads.js';
 import type { CacheKey } from './fingerprint.js';
 import { ENTRY_LOG } from './cache.js';
 import { emptyCounts, type RunEvent, type RunEvents, type RunStatus } from './events.js';
@@ -13,6 +15,8 @@ import { executePlan, type InstanceOutcome } from './scheduler.js';
 export interface RunRequest {
   opened: OpenPipeline;
   jobs: number;
+  /** Threads per stage (resolveThreads); default 'auto': the available cores divided by jobs. */
+  threads?: number;
   failFast: boolean;
   /** As given on the command line; recorded in the manifest. */
   only: string[];
@@ -36,6 +40,7 @@ export interface RunOutcome {
  */
 export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
   const { plan, workspace, cache, selection } = req.opened;
+  const threads = req.threads ?? autoThreads(availableParallelism(), req.jobs);
   const startedAt = new Date();
   const run = await createRunDirectory(workspace.runsDir, plan, startedAt);
   await writePlanFile(run, plan, new Map());
@@ -51,7 +56,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     pipeline: { name: plan.name, file: plan.file, git: null },
     workspace: workspace.root,
     cacheDir: workspace.cacheDir,
-    options: { jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
+    options: { jobs: req.jobs, threads, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
     startedAt: startedAt.toISOString(),
     endedAt: null,
     durationMs: null,
@@ -81,6 +86,7 @@ export async function runPipeline(req: RunRequest): Promise<RunOutcome> {
     selected: selection.selected,
     forced: selection.forced,
     jobs: req.jobs,
+    threads,
     failFast: req.failFast,
     signal: req.signal,
     dataPath: req.opened.dataPath,

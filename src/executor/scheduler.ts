@@ -34,6 +34,8 @@ export interface SchedulerOptions {
   /** Instances to rebuild even when cached. */
   forced: ReadonlySet<string>;
   jobs: number;
+  /** Threads each stage's kernels use (resolveThreads); never part of a cache key. */
+  threads: number;
   failFast: boolean;
   signal: AbortSignal;
   dataPath: string[];
@@ -249,7 +251,7 @@ async function build(
   const pending = await opts.cache.createPending(key);
   const logFile = await opts.logFileOf(id);
   let backend: BackendInfo | undefined;
-  opts.events.emit({ type: 'instance-started', id, cacheKey: key, ordinal, total });
+  opts.events.emit({ type: 'instance-started', id, cacheKey: key, ordinal, total, threads: opts.threads });
   try {
     const outcome = await runStageInChild({
       start: {
@@ -263,6 +265,7 @@ async function build(
         dataPath: opts.dataPath,
         backend: opts.backend,
       },
+      threads: opts.threads,
       logFile,
       cwd: opts.cwd,
       signal,

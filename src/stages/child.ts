@@ -62,7 +62,7 @@ async function runStage(start: ChildStartMessage): Promise<never> {
     signal: abort.signal,
     progress: (p) => void send({ type: 'progress', ...p }),
     log: (line) => void send({ type: 'log', line }),
-    reportBackend: (info) => void send({ type: 'backend', name: info.name, versions: info.versions }),
+    reportBackend: (info) => void send({ type: 'backend', name: info.name, versions: info.versions, threads: info.threads }),
   };
   let result: StageResult;
   try {
