@@ -20,6 +20,8 @@ using Body = std::function<void(int64_t, int64_t, int64_t)>;
 /** Set while a thread runs a chunk, so that a parallelFor inside it runs inline instead of deadlocking. */
 thread_local bool insideChunk = false;
 
+bool splitAll = false;
+
 class Pool {
  public:
   ~Pool() { shutdown(); }
@@ -139,7 +141,12 @@ Pool& pool() {
 
 int threadCount() { return pool().threads(); }
 
-void setThreadCount(int n) { pool().resize(std::max(1, n)); }
+void setThreadCount(int n, bool splitEverything) {
+  pool().resize(std::max(1, n));
+  splitAll = splitEverything;
+}
+
+bool splitEverything() { return splitAll; }
 
 void stopThreads() { pool().shutdown(); }
 

@@ -21,8 +21,17 @@ namespace bdlab {
 constexpr int64_t kMinChunkMacs = int64_t(1) << 20;
 constexpr int64_t kMinChunkFloats = int64_t(1) << 16;
 
-/** Units per chunk so that a chunk holds at least `minimum` work when one unit holds `perUnit`. */
-inline int64_t grainFor(int64_t perUnit, int64_t minimum) { return perUnit >= minimum ? 1 : (minimum + perUnit - 1) / (perUnit > 0 ? perUnit : 1); }
+/** True when tests asked for every kernel to be split as finely as the thread count allows (setThreads' second argument). */
+bool splitEverything();
+
+/**
+ * Units per chunk so that a chunk holds at least `minimum` work when one unit holds `perUnit` (1 when
+ * splitEverything(), so that tests reach the chunk boundaries of small shapes).
+ */
+inline int64_t grainFor(int64_t perUnit, int64_t minimum) {
+  if (splitEverything() || perUnit >= minimum) return 1;
+  return (minimum + perUnit - 1) / (perUnit > 0 ? perUnit : 1);
+}
 
 /** The number of threads kernels use, the caller included (1: everything runs on the calling thread). */
 int threadCount();
@@ -31,7 +40,7 @@ int threadCount();
  * Sets the thread count: the pool keeps exactly n - 1 parked workers (joined and restarted when n
  * changes). Called from JavaScript through setThreads(n) before the first kernel.
  */
-void setThreadCount(int n);
+void setThreadCount(int n, bool splitEverything = false);
 
 /** Joins the pool's workers; the next kernel restarts them. Called when the Node environment shuts down. */
 void stopThreads();

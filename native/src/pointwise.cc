@@ -257,7 +257,7 @@ void binary(Args& a) {
   const float* pb = a.floats(3, spanOf(outer, inner, bOuter, bInner));
   float* py = a.floats(4, checkedCount(outer, inner));
   if (outer == 1) {
-    parallelFor(inner, kMinChunkFloats, [&](int64_t, int64_t i0, int64_t i1) {
+    parallelFor(inner, grainFor(1, kMinChunkFloats), [&](int64_t, int64_t i0, int64_t i1) {
       binaryBlock(op, pa + i0 * aInner, pb + i0 * bInner, py + i0, 1, i1 - i0, aOuter, aInner, bOuter, bInner);
     });
     return;
