@@ -132,21 +132,21 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
   });
   // Image by image, so that one image's planes (tens of KB) stay in L1/L2 while every (channel, filter
   // row, channel block) tile passes over them; the tiles' sums live in `sums` between images. Each
-  // chunk of images keeps sums of its own, added up in chunk order at the end.
+  // group of images keeps sums of its own, added up in group order at the end; the groups depend on
+  // the shape only, so the gradient has the same bits at every thread count.
   const int64_t blocks = coPadded / kGradCo;
   const int64_t tiles = g.inC * g.filterH * blocks;
-  const int64_t sumsPerChunk = tiles * kMaxFilterW * kGradCo;  // vectors
+  const int64_t sumsPerGroup = tiles * kMaxFilterW * kGradCo;  // vectors
   const int64_t imageMacs = tiles * g.outH * rowLen * KW * kGradCo;
-  const int64_t grain = grainFor(imageMacs, kMinChunkMacs), chunks = chunkCount(g.batch, grain);
-  V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(chunks * sumsPerChunk * kLanes)));
-  parallelFor(g.batch, grain, [&](int64_t chunk, int64_t b0, int64_t b1) {
-    V* chunkSums = sums + chunk * sumsPerChunk;
-    std::memset(static_cast<void*>(chunkSums), 0, static_cast<size_t>(sumsPerChunk) * sizeof(V));
+  const int64_t imagesPerGroup = grainFor(imageMacs, kMinChunkMacs), groups = (g.batch + imagesPerGroup - 1) / imagesPerGroup;
+  V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(groups * sumsPerGroup * kLanes)));
+  // Adds the products of images [b0, b1) to one group's sums.
+  const auto accumulate = [&](int64_t b0, int64_t b1, V* groupSums) {
     for (int64_t b = b0; b < b1; ++b) {
       for (int64_t tile = 0; tile < tiles; ++tile) {
         const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
         V acc[kMaxFilterW][kGradCo];
-        V* saved = chunkSums + tile * kMaxFilterW * kGradCo;
+        V* saved = groupSums + tile * kMaxFilterW * kGradCo;
         for (int kw = 0; kw < kMaxFilterW; ++kw) {
           for (int c = 0; c < kGradCo; ++c) acc[kw][c] = saved[kw * kGradCo + c];
         }
@@ -169,15 +169,22 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
         }
       }
     }
+  };
+  parallelFor(groups, 1, [&](int64_t, int64_t group0, int64_t group1) {
+    for (int64_t group = group0; group < group1; ++group) {
+      V* groupSums = sums + group * sumsPerGroup;
+      std::memset(static_cast<void*>(groupSums), 0, static_cast<size_t>(sumsPerGroup) * sizeof(V));
+      accumulate(group * imagesPerGroup, std::min(g.batch, (group + 1) * imagesPerGroup), groupSums);
+    }
   });
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
     for (int64_t kw = 0; kw < g.filterW; ++kw) {
       for (int64_t c = 0; c < kGradCo && co0 + c < g.outC; ++c) {
         double sum = 0;
-        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+        for (int64_t group = 0; group < groups; ++group) {
           alignas(64) float lanes[kLanes];
-          *reinterpret_cast<V*>(lanes) = sums[chunk * sumsPerChunk + (tile * kMaxFilterW + kw) * kGradCo + c];
+          *reinterpret_cast<V*>(lanes) = sums[group * sumsPerGroup + (tile * kMaxFilterW + kw) * kGradCo + c];
           for (int l = 0; l < kLanes; ++l) sum += lanes[l];
         }
         dw[((kh * g.filterW + kw) * g.inC + ci) * g.outC + co0 + c] = static_cast<float>(sum);

@@ -9,8 +9,8 @@ import { difference, random, runKernel, type HostTensor } from './reference.js';
 
 /**
  * Every parallel native kernel at 1, 2, 3 and 7 threads: against TF.js' pristine CPU kernel, against
- * its own 1-thread result (bit-identical where chunks write disjoint outputs, <= 1e-6 relative where
- * per-chunk partial sums are added up), and against itself run twice (bit-identical). The addon is
+ * its own 1-thread result (bit-identical: chunks write disjoint outputs, and sums across chunks add
+ * partials over slices fixed by the shape, not the thread count), and against itself run twice. The addon is
  * told to split even these small shapes as finely as the thread count allows, so that chunk
  * boundaries fall everywhere, including shapes with fewer units than threads (batch 1, 1x1 images).
  */
@@ -22,8 +22,6 @@ const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
 };
 
 const THREADS = [1, 2, 3, 7];
-/** Across thread counts, results that add per-chunk partial sums may differ by float rounding only. */
-const ACROSS_THREADS = 1e-6;
 
 function setThreads(threads: number, splitEverything: boolean): void {
   setEngineThreads(threads);
@@ -36,11 +34,8 @@ function identical(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-/**
- * Runs `kernelName` on the native kernels at every thread count; `bitIdentical` when its chunks never
- * share an output element (then 7 threads must give the very bits of 1).
- */
-function acrossThreads(kernelName: string, inputs: Record<string, HostTensor>, attrs: tf.NamedAttrMap, bitIdentical: boolean, tolerance = 1e-5): void {
+/** Runs `kernelName` on the native kernels at every thread count: same bits as at 1 thread, and as TF.js CPU within `tolerance`. */
+function acrossThreads(kernelName: string, inputs: Record<string, HostTensor>, attrs: tf.NamedAttrMap, tolerance = 1e-5): void {
   const label = `${kernelName} ${Object.values(inputs).map((t) => `[${t.shape}]`).join(' ')}`;
   const reference = runKernel('cpu', false, kernelName, inputs, attrs);
   let single: HostTensor | undefined;
@@ -52,12 +47,7 @@ function acrossThreads(kernelName: string, inputs: Record<string, HostTensor>, a
     const d = difference(reference.values, first.values);
     assert.ok(d.rel <= tolerance, `${label} at ${threads} threads: vs TF.js CPU max abs ${d.maxAbs}, rel ${d.rel} > ${tolerance}`);
     single ??= first;
-    if (bitIdentical) {
-      assert.ok(identical(single.values, first.values), `${label}: ${threads} threads differ from 1 thread (max abs ${difference(single.values, first.values).maxAbs})`);
-    } else {
-      const across = difference(single.values, first.values);
-      assert.ok(across.rel <= ACROSS_THREADS, `${label}: ${threads} threads vs 1: rel ${across.rel}`);
-    }
+    assert.ok(identical(single.values, first.values), `${label}: ${threads} threads differ from 1 thread (max abs ${difference(single.values, first.values).maxAbs})`);
   }
 }
 
@@ -87,9 +77,9 @@ const CONVOLUTIONS: [number[], number[], number, Pad, string][] = [
 ];
 
 nativeTest('Conv2D on every path is bit-identical at 1, 2, 3 and 7 threads and matches TF.js CPU', () => {
-  for (const [xs, fs, strides, pad] of CONVOLUTIONS) acrossThreads('Conv2D', { x: random(xs), filter: random(fs) }, conv(strides, pad), true);
+  for (const [xs, fs, strides, pad] of CONVOLUTIONS) acrossThreads('Conv2D', { x: random(xs), filter: random(fs) }, conv(strides, pad));
   // With bias and relu applied as the GEMM stores its tiles.
-  acrossThreads('FusedConv2D', { x: random([2, 9, 9, 24]), filter: random([3, 3, 24, 40]), bias: random([40]) }, { ...conv(1, 'same'), activation: 'relu', leakyreluAlpha: 0.2 }, true);
+  acrossThreads('FusedConv2D', { x: random([2, 9, 9, 24]), filter: random([3, 3, 24, 40]), bias: random([40]) }, { ...conv(1, 'same'), activation: 'relu', leakyreluAlpha: 0.2 });
 });
 
 nativeTest('Conv2DBackpropInput (scatter, as a convolution, unpacked, strided) is bit-identical across thread counts and matches TF.js CPU', () => {
@@ -102,42 +92,42 @@ nativeTest('Conv2DBackpropInput (scatter, as a convolution, unpacked, strided) i
     [[1, 2, 2, 3], [3, 3, 3, 4], 1, 'same'],
   ];
   for (const [xs, fs, strides, pad] of cases) {
-    acrossThreads('Conv2DBackpropInput', { dy: random(outShape(xs, fs, strides, pad)), filter: random(fs) }, { ...conv(strides, pad), inputShape: xs }, true);
+    acrossThreads('Conv2DBackpropInput', { dy: random(outShape(xs, fs, strides, pad)), filter: random(fs) }, { ...conv(strides, pad), inputShape: xs });
   }
 });
 
-nativeTest('Conv2DBackpropFilter: the GEMM path is bit-identical across thread counts, the few-channel one (per-chunk sums) within 1e-6', () => {
-  const cases: [number[], number[], number, Pad, boolean][] = [
-    [[5, 14, 14, 6], [5, 5, 6, 16], 1, 'valid', false], // few-channel direct, 5x5
-    [[4, 20, 30, 3], [3, 3, 3, 8], 1, 'same', false], // few-channel direct, 3x3, two row vectors
-    [[1, 9, 9, 3], [3, 3, 3, 8], 1, 'same', false], // batch 1: one image for 7 threads
-    [[3, 9, 9, 24], [3, 3, 24, 40], 1, 'same', true],
-    [[2, 5, 5, 17], [1, 1, 17, 13], 1, 'valid', true],
-    [[1, 1, 1, 3], [3, 3, 3, 5], 1, 'same', true],
+nativeTest('Conv2DBackpropFilter (few-channel direct with per-group sums, GEMM, 1x1) is bit-identical across thread counts and matches TF.js CPU', () => {
+  const cases: [number[], number[], number, Pad][] = [
+    [[5, 14, 14, 6], [5, 5, 6, 16], 1, 'valid'], // few-channel direct, 5x5
+    [[4, 20, 30, 3], [3, 3, 3, 8], 1, 'same'], // few-channel direct, 3x3, two row vectors
+    [[1, 9, 9, 3], [3, 3, 3, 8], 1, 'same'], // batch 1: one image for 7 threads
+    [[3, 9, 9, 24], [3, 3, 24, 40], 1, 'same'],
+    [[2, 5, 5, 17], [1, 1, 17, 13], 1, 'valid'],
+    [[1, 1, 1, 3], [3, 3, 3, 5], 1, 'same'],
   ];
-  for (const [xs, fs, strides, pad, exact] of cases) {
-    acrossThreads('Conv2DBackpropFilter', { x: random(xs), dy: random(outShape(xs, fs, strides, pad)) }, { ...conv(strides, pad), filterShape: fs }, exact);
+  for (const [xs, fs, strides, pad] of cases) {
+    acrossThreads('Conv2DBackpropFilter', { x: random(xs), dy: random(outShape(xs, fs, strides, pad)) }, { ...conv(strides, pad), filterShape: fs });
   }
 });
 
 nativeTest('BatchMatMul and _FusedMatMul are bit-identical across thread counts', () => {
-  acrossThreads('BatchMatMul', { a: random([1, 64, 400]), b: random([1, 400, 120]) }, { transposeA: false, transposeB: false }, true);
-  acrossThreads('BatchMatMul', { a: random([4, 7, 5]), b: random([4, 3, 7]) }, { transposeA: true, transposeB: true }, true);
-  acrossThreads('_FusedMatMul', { a: random([1, 9, 20]), b: random([1, 20, 13]), bias: random([13]) }, { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0.2 }, true);
+  acrossThreads('BatchMatMul', { a: random([1, 64, 400]), b: random([1, 400, 120]) }, { transposeA: false, transposeB: false });
+  acrossThreads('BatchMatMul', { a: random([4, 7, 5]), b: random([4, 3, 7]) }, { transposeA: true, transposeB: true });
+  acrossThreads('_FusedMatMul', { a: random([1, 9, 20]), b: random([1, 20, 13]), bias: random([13]) }, { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0.2 });
 });
 
-nativeTest('element-wise and broadcast ops are bit-identical across thread counts; reductions agree within 1e-6', () => {
+nativeTest('element-wise and broadcast ops and reductions are bit-identical across thread counts', () => {
   for (const kernel of ['Add', 'Sub', 'Multiply', 'RealDiv']) {
     for (const [sa, sb] of [[[3, 1001], [3, 1001]], [[6, 5, 7, 16], [16]], [[1011], []], [[1], [1]], [[9, 300], [300]]] as [number[], number[]][]) {
-      acrossThreads(kernel, { a: random(sa), b: random(sb) }, {}, true, 0);
+      acrossThreads(kernel, { a: random(sa), b: random(sb) }, {}, 0);
     }
   }
   // Sum of a [20 x 32 x 32, 16] block: five fixed slices of rows added in order, whatever the thread count.
-  acrossThreads('Sum', { x: random([20, 32, 32, 16]) }, { axis: [0, 1, 2], keepDims: false }, true);
-  acrossThreads('Sum', { x: random([50001, 6]) }, { axis: [0], keepDims: false }, true); // narrow rows
-  acrossThreads('Sum', { x: random([3, 70000]) }, { axis: [1], keepDims: false }, true);
-  acrossThreads('Mean', { x: random([7, 5, 3]) }, { axis: [1], keepDims: false }, true);
-  acrossThreads('Sum', { x: random([1, 1, 1, 3]) }, { axis: [0, 1, 2], keepDims: false }, true);
+  acrossThreads('Sum', { x: random([20, 32, 32, 16]) }, { axis: [0, 1, 2], keepDims: false });
+  acrossThreads('Sum', { x: random([50001, 6]) }, { axis: [0], keepDims: false }); // narrow rows
+  acrossThreads('Sum', { x: random([3, 70000]) }, { axis: [1], keepDims: false });
+  acrossThreads('Mean', { x: random([7, 5, 3]) }, { axis: [1], keepDims: false });
+  acrossThreads('Sum', { x: random([1, 1, 1, 3]) }, { axis: [0, 1, 2], keepDims: false });
 });
 
 nativeTest('MaxPoolGrad and FusedBatchNorm (inference) are bit-identical across thread counts', () => {
@@ -145,11 +135,11 @@ nativeTest('MaxPoolGrad and FusedBatchNorm (inference) are bit-identical across 
     const dims = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], f, s, 1, pad).outShape;
     const input = random(shape);
     input.values = input.values.map((v) => Math.round(v * 2) / 2); // ties, as after ReLU
-    acrossThreads('MaxPoolGrad', { dy: random(dims), input, output: random(dims) }, { filterSize: f, strides: s, pad }, true, 1e-6);
+    acrossThreads('MaxPoolGrad', { dy: random(dims), input, output: random(dims) }, { filterSize: f, strides: s, pad }, 1e-6);
   }
   const variance = random([7]);
   variance.values = variance.values.map((v) => Math.abs(v) + 0.1);
-  acrossThreads('FusedBatchNorm', { x: random([4, 5, 6, 7]), mean: random([7]), variance, offset: random([7]), scale: random([7]) }, { varianceEpsilon: 1e-3 }, true);
+  acrossThreads('FusedBatchNorm', { x: random([4, 5, 6, 7]), mean: random([7]), variance, offset: random([7]), scale: random([7]) }, { varianceEpsilon: 1e-3 });
 });
 
 /** Float64 batch statistics, y and gradients of one [rows, channels] batch. */
@@ -173,7 +163,7 @@ function batchNormExact(x: Float32Array, dy: Float32Array, gamma: Float32Array, 
   return [y, mean, variance, dx, sumDyXhat, sumDy];
 }
 
-nativeTest('batch norm training, forward and backward, agrees within 1e-6 across thread counts and with float64 sums', () => {
+nativeTest('batch norm training, forward and backward, is bit-identical across thread counts and agrees with float64 sums', () => {
   tf.setBackend('wasm');
   // 20,480 rows of 16 channels: five fixed slices of rows for the statistics; and a batch of 1x1 images.
   for (const shape of [[20, 32, 32, 16], [1, 1, 1, 3], [2, 3, 3, 40]]) {
@@ -195,7 +185,7 @@ nativeTest('batch norm training, forward and backward, agrees within 1e-6 across
         assert.ok(identical(values, again[i]!), `[${shape}] output ${i} at ${threads} threads: two runs differ`);
         const vsTruth = difference(truth[i]!, values);
         assert.ok(vsTruth.rel <= 2e-5, `[${shape}] output ${i} at ${threads} threads vs float64: rel ${vsTruth.rel}`);
-        assert.ok(difference(single![i]!, values).rel <= ACROSS_THREADS, `[${shape}] output ${i}: ${threads} threads vs 1`);
+        assert.ok(identical(single![i]!, values), `[${shape}] output ${i}: ${threads} threads differ from 1`);
       });
     }
   }
