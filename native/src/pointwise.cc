@@ -267,6 +267,38 @@ void binary(Args& a) {
   });
 }
 
+enum UnaryOp { kRelu = 0, kStep = 1, kSqrt = 2, kSquare = 3 };
+
+template <int Op>
+void unaryLoop(const float* __restrict x, float* __restrict y, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if constexpr (Op == kRelu) y[i] = v > 0.f || v != v ? v : 0.f;  // NaN stays NaN and -0 becomes 0, as in TF.js' CPU kernel
+    if constexpr (Op == kStep) y[i] = v > 0.f ? 1.f : (v != v ? v : alpha);
+    if constexpr (Op == kSqrt) y[i] = std::sqrt(v);
+    if constexpr (Op == kSquare) y[i] = v * v;
+  }
+}
+
+// unary(memory, op, x, y, n, alpha): y = relu(x), step(x) (1 above 0, else alpha), sqrt(x) or x².
+// The ReLUs and their gradients of training and the optimizer's square roots, in slices on the pool.
+void unary(Args& a) {
+  a.memory(0);
+  const int64_t op = a.integer(1), n = a.integer(4);
+  const float alpha = static_cast<float>(a.number(5));
+  if (op < kRelu || op > kSquare) throw std::invalid_argument("unknown unary operation");
+  const float* x = a.floats(2, n);
+  float* y = a.floats(3, n);
+  parallelFor(n, grainFor(1, kMinChunkFloats), [&](int64_t, int64_t i0, int64_t i1) {
+    switch (op) {
+      case kRelu: unaryLoop<kRelu>(x + i0, y + i0, i1 - i0, alpha); break;
+      case kStep: unaryLoop<kStep>(x + i0, y + i0, i1 - i0, alpha); break;
+      case kSqrt: unaryLoop<kSqrt>(x + i0, y + i0, i1 - i0, alpha); break;
+      default: unaryLoop<kSquare>(x + i0, y + i0, i1 - i0, alpha); break;
+    }
+  });
+}
+
 #if defined(__AVX512F__)
 /**
  * One pooling window, all channels: 16 channels per step, the tail under a mask (so short channel
@@ -380,6 +412,7 @@ void maxPoolGrad(Args& a) {
 void registerPointwiseKernels(napi_env env, napi_value exports) {
   exportKernel(env, exports, "reduceSum", reduceSum);
   exportKernel(env, exports, "binary", binary);
+  exportKernel(env, exports, "unary", unary);
   exportKernel(env, exports, "maxPoolGrad", maxPoolGrad);
 }
 

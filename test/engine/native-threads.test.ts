@@ -116,11 +116,21 @@ nativeTest('BatchMatMul and _FusedMatMul are bit-identical across thread counts'
   acrossThreads('_FusedMatMul', { a: random([1, 9, 20]), b: random([1, 20, 13]), bias: random([13]) }, { transposeA: false, transposeB: false, activation: 'relu', leakyreluAlpha: 0.2 });
 });
 
-nativeTest('element-wise and broadcast ops and reductions are bit-identical across thread counts', () => {
+nativeTest('element-wise, broadcast and unary ops and reductions are bit-identical across thread counts', () => {
   for (const kernel of ['Add', 'Sub', 'Multiply', 'RealDiv']) {
     for (const [sa, sb] of [[[3, 1001], [3, 1001]], [[6, 5, 7, 16], [16]], [[1011], []], [[1], [1]], [[9, 300], [300]]] as [number[], number[]][]) {
       acrossThreads(kernel, { a: random(sa), b: random(sb) }, {}, 0);
     }
+  }
+  // ReLU, the Step of its gradient (NaN stays NaN, 0 goes to alpha), and the optimizer's Sqrt and Square.
+  const withSpecials = random([3, 1001]);
+  withSpecials.values[5] = NaN;
+  withSpecials.values[6] = 0;
+  withSpecials.values[7] = -0;
+  const positive = random([2, 3, 777]);
+  positive.values = positive.values.map(Math.abs);
+  for (const [kernel, x, attrs] of [['Relu', withSpecials, {}], ['Step', withSpecials, { alpha: 0 }], ['Step', withSpecials, { alpha: 0.25 }], ['Sqrt', positive, {}], ['Square', withSpecials, {}], ['Relu', random([1]), {}]] as [string, HostTensor, tf.NamedAttrMap][]) {
+    acrossThreads(kernel, { x }, attrs, 1e-6);
   }
   // Sum of a [20 x 32 x 32, 16] block: five fixed slices of rows added in order, whatever the thread count.
   acrossThreads('Sum', { x: random([20, 32, 32, 16]) }, { axis: [0, 1, 2], keepDims: false });
