@@ -2,7 +2,7 @@
  * Training engine benchmark: training and inference images/s at batch 64 for each model, at 1 thread
  * and at all cores, against the same models in PyTorch (bench/torch_models.py, torch.set_num_threads)
  * at the same thread count when Debian's python3-torch is installed. Runs standalone (`node
- * dist/bench/engine.js [--quick] [--models a,b] [--threads 1,2] [--backends wasm,cpu]`) or from
+ * dist/bench/engine.js [--quick] [--profile] [--models a,b] [--threads 1,2] [--backends wasm,cpu]`) or from
  * bench/index.ts (`npm run bench -- engine`; BDLAB_BENCH_QUICK=1 there selects --quick).
  *
  * For N threads, bdlab (all its threads) and its PyTorch twin are pinned to the same N cores, and
@@ -78,6 +78,8 @@ export interface EngineBenchOptions {
   backends?: BackendPreference[];
   threads?: number[];
   quick?: boolean;
+  /** Only where a training step's time goes at the largest thread count (no PyTorch, no windows). */
+  profileOnly?: boolean;
 }
 
 function window(images: number, fn: () => void): Rate {
@@ -213,19 +215,20 @@ async function serialProfile(line: Line, nativeKernels: readonly string[]): Prom
   const { run, dispose } = workloads(line);
   try {
     warmUp(run.train, 1000);
+    const steps = 3;
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
-    run.train();
+    const timings = await profileKernels(() => { for (let i = 0; i < steps; i++) run.train(); });
+    const stepWall = (performance.now() - wall0) / steps;
     const stepCpu = process.cpuUsage(cpu0);
-    const stepWall = performance.now() - wall0;
-    const timings = await profileKernels(run.train);
-    const nativeMs = timings.filter((t) => nativeKernels.includes(t.kernelName)).reduce((sum, t) => sum + t.wallMs, 0);
+    const perStep = (ms: number): number => ms / steps;
+    const nativeMs = perStep(timings.filter((t) => nativeKernels.includes(t.kernelName)).reduce((sum, t) => sum + t.wallMs, 0));
     const serial = timings.filter((t) => !nativeKernels.includes(t.kernelName));
-    const serialMs = serial.reduce((sum, t) => sum + t.wallMs, 0);
+    const serialMs = perStep(serial.reduce((sum, t) => sum + t.wallMs, 0));
     const rest = Math.max(0, stepWall - nativeMs - serialMs);
     const pct = (ms: number): string => `${((100 * ms) / stepWall).toFixed(0)} %`;
-    const top = serial.slice(0, 6).map((t) => `${t.kernelName} ${t.wallMs.toFixed(1)} ms`).join(', ');
-    return `  ${label(line)}: step ${stepWall.toFixed(0)} ms wall (${((stepCpu.user + stepCpu.system) / 1000).toFixed(0)} ms CPU); native kernels ${pct(nativeMs)}; ` +
+    const top = serial.slice(0, 4).map((t) => `${t.kernelName} ${perStep(t.wallMs).toFixed(1)} ms`).join(', ');
+    return `  ${label(line)}: step ${stepWall.toFixed(0)} ms wall (${((stepCpu.user + stepCpu.system) / 1000 / steps).toFixed(0)} ms CPU); native kernels ${pct(nativeMs)}; ` +
       `TF.js kernels on one thread ${pct(serialMs)} (${top}); JavaScript between kernels ~${pct(rest)}`;
   } finally {
     dispose();
@@ -279,6 +282,14 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
     ? `PyTorch (${PYTHON}, torch.set_num_threads(N)) pinned to bdlab's N cores, windows alternating; ratios are medians of the paired windows' ratios (at 1 thread of CPU-time rates, at N > 1 of wall rates)`
     : `PyTorch comparison skipped: ${PYTHON} cannot import torch (apt-get install python3-torch to enable it)`);
 
+  if (options.profileOnly) {
+    const info = await initEngine('wasm');
+    const many = Math.max(...threadCounts);
+    setEngineThreads(many);
+    out(`where a training step's time goes at ${many} thread${many === 1 ? '' : 's'} (wall time; everything but the native kernels runs on one thread):`);
+    for (const line of lines.filter(targeted)) out(await serialProfile(line, info.nativeKernels));
+    return;
+  }
   const results: (Measurement & { backend: string })[] = [];
   const missed: { line: Line; mode: Mode; threads: number }[] = [];
   let nativeKernels: string[] = [];
@@ -376,6 +387,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     ...(backends ? { backends } : {}),
     ...(threads ? { threads } : {}),
     quick: process.argv.includes('--quick'),
+    profileOnly: process.argv.includes('--profile'),
   }).catch((error: unknown) => {
     process.stderr.write(`bench engine failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
