@@ -22,6 +22,12 @@ constexpr int kLanes = 16;
 constexpr int kCoBlock = 8;    // output channels per forward tile (x 2 row vectors = 16 accumulators)
 constexpr int kGradCo = 4;     // output channels per gradient tile (x up to 5 filter columns = 20 accumulators)
 constexpr int kMaxFilterW = 5;
+/**
+ * Most groups of images the filter gradient keeps sums for: each costs its tiles' sums (up to ~150 KB)
+ * to clear and add up, so beyond the threads that can use them they only cost time. A constant, not
+ * the thread count, so the gradient's bits do not depend on the thread count.
+ */
+constexpr int64_t kMaxGradientGroups = 8;
 
 thread_local Scratch planarInput, planarGradient, blockedFilter, gradientSums;
 
@@ -133,12 +139,13 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
   // Image by image, so that one image's planes (tens of KB) stay in L1/L2 while every (channel, filter
   // row, channel block) tile passes over them; the tiles' sums live in `sums` between images. Each
   // group of images keeps sums of its own, added up in group order at the end; the groups depend on
-  // the shape only, so the gradient has the same bits at every thread count.
+  // the shape only (at most kMaxGradientGroups), so the gradient has the same bits at every thread count.
   const int64_t blocks = coPadded / kGradCo;
   const int64_t tiles = g.inC * g.filterH * blocks;
   const int64_t sumsPerGroup = tiles * kMaxFilterW * kGradCo;  // vectors
   const int64_t imageMacs = tiles * g.outH * rowLen * KW * kGradCo;
-  const int64_t imagesPerGroup = grainFor(imageMacs, kMinChunkMacs), groups = (g.batch + imagesPerGroup - 1) / imagesPerGroup;
+  const int64_t imagesPerGroup = std::max(grainFor(imageMacs, kMinChunkMacs), (g.batch + kMaxGradientGroups - 1) / kMaxGradientGroups);
+  const int64_t groups = (g.batch + imagesPerGroup - 1) / imagesPerGroup;
   V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(groups * sumsPerGroup * kLanes)));
   // Adds the products of images [b0, b1) to one group's sums.
   const auto accumulate = [&](int64_t b0, int64_t b1, V* groupSums) {
@@ -181,12 +188,14 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
     const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
     for (int64_t kw = 0; kw < g.filterW; ++kw) {
       for (int64_t c = 0; c < kGradCo && co0 + c < g.outC; ++c) {
+        // The groups' lane sums are added in group order as vectors, then the lanes in double.
+        const int64_t at = (tile * kMaxFilterW + kw) * kGradCo + c;
+        V total = sums[at];
+        for (int64_t group = 1; group < groups; ++group) total += sums[group * sumsPerGroup + at];
+        alignas(64) float lanes[kLanes];
+        *reinterpret_cast<V*>(lanes) = total;
         double sum = 0;
-        for (int64_t group = 0; group < groups; ++group) {
-          alignas(64) float lanes[kLanes];
-          *reinterpret_cast<V*>(lanes) = sums[group * sumsPerGroup + (tile * kMaxFilterW + kw) * kGradCo + c];
-          for (int l = 0; l < kLanes; ++l) sum += lanes[l];
-        }
+        for (int l = 0; l < kLanes; ++l) sum += lanes[l];
         dw[((kh * g.filterW + kw) * g.inC + ci) * g.outC + co0 + c] = static_cast<float>(sum);
       }
     }
