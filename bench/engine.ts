@@ -1,14 +1,16 @@
 /**
- * Training engine benchmark: training and inference images/s at batch 64 for each model and each
- * available TF.js backend, against the same models in PyTorch (bench/torch_models.py) when Debian's
- * python3-torch is installed. Runs standalone (`node dist/bench/engine.js [--models a,b] [--backends
- * wasm,cpu]`) or from bench/index.ts.
+ * Training engine benchmark: training and inference images/s at batch 64 for each model, at 1 thread
+ * and at all cores, against the same models in PyTorch (bench/torch_models.py, torch.set_num_threads)
+ * at the same thread count when Debian's python3-torch is installed. Runs standalone (`node
+ * dist/bench/engine.js [--quick] [--profile] [--models a,b] [--threads 1,2] [--backends wasm,cpu]`) or from
+ * bench/index.ts (`npm run bench -- engine`; BDLAB_BENCH_QUICK=1 there selects --quick).
  *
- * Rates are images per CPU-second of the measuring process (and, for reference, per wall second): the
- * development machine's two cores are shared with other jobs, which distorts wall time by several x
- * but CPU time much less. Even CPU-time rates drift by up to 2x between minutes there, so windows of
- * bdlab and PyTorch alternate, each ratio is taken within a pair of neighbouring windows, and the
- * median over the pairs is reported.
+ * For N threads, bdlab (all its threads) and its PyTorch twin are pinned to the same N cores, and
+ * windows of the two alternate; each ratio is taken within a pair of neighbouring windows and the
+ * median over the pairs is reported, because on a shared machine rates drift by more than the
+ * differences being measured. At 1 thread the rates are images per CPU-second of the measuring
+ * process (robust against other processes), at N > 1 images per wall second (CPU time adds up
+ * over threads); scaling is bdlab's (and PyTorch's) wall rate at N over its wall rate at 1.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { availableParallelism } from 'node:os';
@@ -16,20 +18,45 @@ import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initEngine, type BackendInfo, type BackendPreference } from '../src/engine/index.js';
+import { initEngine, setEngineThreads, type BackendInfo, type BackendPreference } from '../src/engine/index.js';
 import { formatProfile, profileKernels } from '../src/engine/profile.js';
 import { foldBatchNorm } from '../src/ml/models/fold-batch-norm.js';
 import { buildModel, type ModelName } from '../src/ml/models/index.js';
 import { packageRoot } from '../src/common/paths.js';
 
 const BATCH = 64;
-/** resnet34 and vgg16 at full width take seconds per step here; the ratio to PyTorch is width-independent enough. */
-const WIDTH: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.25, vgg16: 0.25 };
-const STEPS: Record<ModelName, number> = { lenet5: 10, cnn: 2, resnet34: 2, vgg16: 3 };
-const WINDOWS = 5;
-/** Targets at equal thread counts (GitHub issue #3). */
-const TRAIN_TARGET: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.6, vgg16: 0.6 };
+
+/** One line of the table: a model at a width. ResNet34 and VGG16 at 0.25 are the targets; width 1 is the paper's. */
+interface Line {
+  model: ModelName;
+  width: number;
+}
+
+const LINES: Line[] = [
+  { model: 'lenet5', width: 1 },
+  { model: 'cnn', width: 1 },
+  { model: 'resnet34', width: 0.25 },
+  { model: 'vgg16', width: 0.25 },
+  { model: 'resnet34', width: 1 },
+  { model: 'vgg16', width: 1 },
+];
+
+/** How long each measurement runs: the full run, or the subset that fits in 10 minutes on 2 quiet cores. */
+interface Budget {
+  windows: number;
+  windowMs: number;
+  warmUpMs: number;
+}
+
+const FULL: Budget = { windows: 5, windowMs: 1500, warmUpMs: 2000 };
+const QUICK: Budget = { windows: 3, windowMs: 600, warmUpMs: 1000 };
+
+/** Targets at equal thread counts (GitHub issues #3 and #10), for lines at width < 1 and the small models. */
+const TRAIN_TARGET_ONE: Record<ModelName, number> = { lenet5: 1, cnn: 1, resnet34: 0.6, vgg16: 0.6 };
+const TRAIN_TARGET_MANY = 1;
 const INFER_TARGET = 1;
+/** bdlab's own scaling from 1 thread to all (2) cores on ResNet34 and VGG16 training. */
+const SCALING_TARGET = 1.6;
 const PYTHON = '/usr/bin/python3';
 
 interface Rate {
@@ -40,16 +67,19 @@ interface Rate {
 type Mode = 'train' | 'infer';
 
 interface Measurement {
-  model: ModelName;
-  backend: BackendInfo['name'];
+  line: Line;
   threads: number;
   rates: Record<Mode, Rate>;
-  torch?: { rates: Record<Mode, Rate>; ratios: Record<Mode, number>; twoThreads: Record<Mode, Rate> };
+  torch?: { rates: Record<Mode, Rate>; ratios: Record<Mode, number> };
 }
 
 export interface EngineBenchOptions {
-  models?: ModelName[];
+  lines?: Line[];
   backends?: BackendPreference[];
+  threads?: number[];
+  quick?: boolean;
+  /** Only where a training step's time goes at the largest thread count (no PyTorch, no windows). */
+  profileOnly?: boolean;
 }
 
 function window(images: number, fn: () => void): Rate {
@@ -60,15 +90,16 @@ function window(images: number, fn: () => void): Rate {
   return { cpu: images / ((cpu.user + cpu.system) / 1e6), wall: images / ((performance.now() - wall0) / 1000) };
 }
 
-const WARM_UP_MS = 2000;
-
-function warmUp(fn: () => void): void {
+/** Runs fn for at least `ms` (and twice); returns its mean wall time per run after the first. */
+function warmUp(fn: () => void, ms: number): number {
+  fn();
   const start = performance.now();
   let runs = 0;
-  while (runs < 2 || performance.now() - start < WARM_UP_MS) {
+  while (runs < 1 || performance.now() - start < ms) {
     fn();
     runs++;
   }
+  return (performance.now() - start) / runs;
 }
 
 function median(values: number[]): number {
@@ -91,6 +122,24 @@ function trainingStep(model: tf.LayersModel): { step: () => void; dispose: () =>
   return { step, dispose: () => { optimizer.dispose(); tf.dispose([x, y]); } };
 }
 
+/** A model's training step and its inference batch (batch norm folded, as the evaluate stage runs it). */
+function workloads(line: Line): { run: Record<Mode, () => void>; dispose: () => void } {
+  const model = buildModel(line.model, { width: line.width });
+  const training = trainingStep(model);
+  const x = tf.randomUniform([BATCH, 32, 32, 3]);
+  const inference = foldBatchNorm(model);
+  const predict = (): void => { tf.tidy(() => { (inference.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
+  return {
+    run: { train: training.step, infer: predict },
+    dispose: () => {
+      x.dispose();
+      training.dispose();
+      if (inference !== model) inference.dispose();
+      model.dispose();
+    },
+  };
+}
+
 /** A long-lived bench/torch_models.py answering one measurement window per request. */
 class TorchTwins {
   private readonly child: ChildProcessWithoutNullStreams;
@@ -98,8 +147,8 @@ class TorchTwins {
   private readonly pending: ((line: string) => void)[] = [];
   private stderr = '';
 
-  /** `cpus`: a taskset CPU list to run on (e.g. "1", or "0-1" to escape this process's pinning). */
-  constructor(cpus?: string) {
+  /** `cpus`: a taskset CPU list to run on, the same as bdlab's. */
+  constructor(cpus: string | undefined, private readonly warmUpMs: number) {
     const script = join(packageRoot(), 'bench', 'torch_models.py');
     this.child = cpus === undefined
       ? spawn(PYTHON, [script], { stdio: ['pipe', 'pipe', 'pipe'] })
@@ -109,12 +158,12 @@ class TorchTwins {
     this.lines.on('line', (line) => this.pending.shift()?.(line));
   }
 
-  window(model: ModelName, mode: Mode, steps: number, threads: number): Promise<Rate> {
+  window(line: Line, mode: Mode, steps: number, threads: number): Promise<Rate> {
     return new Promise((resolve, reject) => {
       const onExit = (): void => reject(new Error(`bench/torch_models.py exited: ${this.stderr.trim().split('\n').pop() ?? ''}`));
       this.child.once('exit', onExit);
-      this.pending.push((line) => { this.child.off('exit', onExit); resolve(JSON.parse(line) as Rate); });
-      this.child.stdin.write(JSON.stringify({ model, width: WIDTH[model], batch: BATCH, steps, mode, threads }) + '\n');
+      this.pending.push((answer) => { this.child.off('exit', onExit); resolve(JSON.parse(answer) as Rate); });
+      this.child.stdin.write(JSON.stringify({ model: line.model, width: line.width, batch: BATCH, steps, mode, threads, warm_up: this.warmUpMs / 1000 }) + '\n');
     });
   }
 
@@ -124,110 +173,126 @@ class TorchTwins {
   }
 }
 
-/** The 1-thread PyTorch twin (on bdlab's core when pinned) and the 2-thread one (on all cores). */
-interface Twins {
-  same: TorchTwins;
-  wide: TorchTwins;
-}
+/** At 1 thread the CPU-time rate (robust on a shared machine); at more, the wall rate. */
+const rateOf = (r: Rate, threads: number): number => (threads === 1 ? r.cpu : r.wall);
 
-async function measure(name: ModelName, info: BackendInfo, steps: number, twins: Twins | undefined): Promise<Measurement> {
-  const torch = twins?.same;
-  const model = buildModel(name, { width: WIDTH[name] });
-  const { step, dispose } = trainingStep(model);
-  const x = tf.randomUniform([BATCH, 32, 32, 3]);
-  // Inference as bdlab's evaluate and one-pixel-search stages run it: batch norm folded into the convolutions.
-  const inference = foldBatchNorm(model);
-  const predict = (): void => { tf.tidy(() => { (inference.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
-  const run: Record<Mode, () => void> = {
-    train: () => { for (let i = 0; i < steps; i++) step(); },
-    infer: () => { for (let i = 0; i < steps; i++) predict(); },
-  };
-  // Warm-up: kernel setup, operator creation, optimizer slots, and V8 optimizing TF.js' own
-  // JavaScript, which takes a few hundred small steps: LeNet5 trains ~40 % faster after a second than in
-  // its first steps, and real training runs for thousands of steps.
-  warmUp(step);
-  warmUp(predict);
-  const result: Measurement = { model: name, backend: info.name, threads: info.threads, rates: { train: { cpu: 0, wall: 0 }, infer: { cpu: 0, wall: 0 } } };
+async function measure(line: Line, threads: number, budget: Budget, torch: TorchTwins | undefined): Promise<Measurement> {
+  const { run, dispose } = workloads(line);
+  const result: Measurement = { line, threads, rates: { train: { cpu: 0, wall: 0 }, infer: { cpu: 0, wall: 0 } } };
   const torchRates: Record<Mode, Rate> = { ...result.rates };
   const ratios: Record<Mode, number> = { train: 0, infer: 0 };
-  const twoThreads: Record<Mode, Rate> = { ...result.rates };
-  for (const mode of ['train', 'infer'] as const) {
-    const ours: Rate[] = [];
-    const theirs: Rate[] = [];
-    for (let w = 0; w < WINDOWS; w++) {
-      ours.push(window(BATCH * steps, run[mode]));
-      if (torch) theirs.push(await torch.window(name, mode, steps, info.threads));
+  try {
+    for (const mode of ['train', 'infer'] as const) {
+      // Warm-up: kernel setup, optimizer slots, and V8 optimizing TF.js' own JavaScript (LeNet5 trains
+      // ~40 % faster after a second than in its first steps). Windows then hold whole steps of about windowMs.
+      const msPerStep = warmUp(run[mode], budget.warmUpMs);
+      const steps = Math.max(1, Math.round(budget.windowMs / msPerStep));
+      const ours: Rate[] = [];
+      const theirs: Rate[] = [];
+      for (let w = 0; w < budget.windows; w++) {
+        ours.push(window(BATCH * steps, () => { for (let i = 0; i < steps; i++) run[mode](); }));
+        if (torch) theirs.push(await torch.window(line, mode, steps, threads));
+      }
+      result.rates[mode] = medianRate(ours);
+      if (torch) {
+        torchRates[mode] = medianRate(theirs);
+        ratios[mode] = median(ours.map((r, i) => rateOf(r, threads) / rateOf(theirs[i]!, threads)));
+      }
     }
-    result.rates[mode] = medianRate(ours);
-    if (torch) {
-      torchRates[mode] = medianRate(theirs);
-      ratios[mode] = median(ours.map((r, i) => r.cpu / theirs[i]!.cpu));
-      const two: Rate[] = [];
-      for (let w = 0; w < 3; w++) two.push(await twins!.wide.window(name, mode, steps, 2));
-      twoThreads[mode] = medianRate(two);
-    }
+  } finally {
+    dispose();
   }
-  if (torch) result.torch = { rates: torchRates, ratios, twoThreads };
-  x.dispose();
-  dispose();
-  if (inference !== model) inference.dispose();
-  model.dispose();
+  if (torch) result.torch = { rates: torchRates, ratios };
   return result;
 }
 
-/** Per-kernel CPU time of one training step or one batch of inference, after the same warm-up. */
-async function profileStep(name: ModelName, mode: Mode): Promise<string> {
-  const model = buildModel(name, { width: WIDTH[name] });
-  const { step, dispose } = trainingStep(model);
-  const x = tf.randomUniform([BATCH, 32, 32, 3]);
-  const inference = foldBatchNorm(model);
-  const predict = (): void => { tf.tidy(() => { (inference.predict(x, { batchSize: BATCH }) as tf.Tensor).dataSync(); }); };
-  const fn = mode === 'train' ? step : predict;
-  warmUp(fn);
-  const profile = formatProfile(await profileKernels(fn), 12);
-  x.dispose();
-  dispose();
-  if (inference !== model) inference.dispose();
-  model.dispose();
-  return profile;
+/**
+ * Per-kernel CPU time of one training step at the current thread count, split into the native
+ * kernels (parallel) and everything else: TF.js' own kernels and its JavaScript between kernels,
+ * which run on one thread and bound the scaling (Amdahl).
+ */
+async function serialProfile(line: Line, nativeKernels: readonly string[]): Promise<string> {
+  const { run, dispose } = workloads(line);
+  try {
+    warmUp(run.train, 1000);
+    const steps = 3;
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
+    const timings = await profileKernels(() => { for (let i = 0; i < steps; i++) run.train(); });
+    const stepWall = (performance.now() - wall0) / steps;
+    const stepCpu = process.cpuUsage(cpu0);
+    const perStep = (ms: number): number => ms / steps;
+    const nativeMs = perStep(timings.filter((t) => nativeKernels.includes(t.kernelName)).reduce((sum, t) => sum + t.wallMs, 0));
+    const serial = timings.filter((t) => !nativeKernels.includes(t.kernelName));
+    const serialMs = perStep(serial.reduce((sum, t) => sum + t.wallMs, 0));
+    const rest = Math.max(0, stepWall - nativeMs - serialMs);
+    const pct = (ms: number): string => `${((100 * ms) / stepWall).toFixed(0)} %`;
+    const top = serial.slice(0, 4).map((t) => `${t.kernelName} ${perStep(t.wallMs).toFixed(1)} ms`).join(', ');
+    return `  ${label(line)}: step ${stepWall.toFixed(0)} ms wall (${((stepCpu.user + stepCpu.system) / 1000 / steps).toFixed(0)} ms CPU); native kernels ${pct(nativeMs)}; ` +
+      `TF.js kernels on one thread ${pct(serialMs)} (${top}); JavaScript between kernels ~${pct(rest)}`;
+  } finally {
+    dispose();
+  }
 }
 
-/**
- * Pins this process (all its threads) to the last CPU with taskset, where Linux has it; the PyTorch
- * twin started next shares that core. Paired windows on two different cores still differed by up to
- * 25 % here. Returns the CPU, or undefined when not pinned.
- */
-function pinToOneCore(): number | undefined {
-  if (process.platform !== 'linux') return undefined;
-  const cpu = availableParallelism() - 1;
-  const result = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(process.pid)], { stdio: 'ignore' });
-  return result.status === 0 ? cpu : undefined;
+/** Per-kernel CPU time of one training step or inference batch (for a missed target). */
+async function profileStep(line: Line, mode: Mode): Promise<string> {
+  const { run, dispose } = workloads(line);
+  try {
+    warmUp(run[mode], 1000);
+    return formatProfile(await profileKernels(run[mode]), 12);
+  } finally {
+    dispose();
+  }
+}
+
+/** The last `threads` CPUs, as a taskset list. */
+function coresFor(threads: number): string {
+  const last = availableParallelism() - 1;
+  return threads === 1 ? String(last) : `${last - threads + 1}-${last}`;
+}
+
+/** Pins this process (all its threads) to `cpus` with taskset, where Linux has it; false when not pinned. */
+function pin(cpus: string): boolean {
+  if (process.platform !== 'linux') return false;
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }).status === 0;
 }
 
 function torchAvailable(): boolean {
   return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
+const label = (line: Line): string => `${line.model}${line.width === 1 ? '' : ` x${line.width}`}`;
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v.toFixed(1)).padStart(7);
 
-export async function main(options: EngineBenchOptions = {}): Promise<void> {
-  const models = options.models ?? (['lenet5', 'cnn', 'resnet34', 'vgg16'] as ModelName[]);
-  const backends = options.backends ?? (['node', 'wasm', 'cpu'] as BackendPreference[]);
-  const out = (line: string): void => { process.stdout.write(line + '\n'); };
-  const pinned = pinToOneCore();
-  const allCores = `0-${availableParallelism() - 1}`;
-  const twins = torchAvailable()
-    ? { same: new TorchTwins(pinned === undefined ? undefined : String(pinned)), wide: new TorchTwins(pinned === undefined ? undefined : allCores) }
-    : undefined;
-  if (pinned !== undefined) out(`pinned to CPU ${pinned} with the 1-thread PyTorch twin: on this shared machine cores differ in speed from minute to minute`);
-  out(`batch ${BATCH}; widths ${models.map((m) => `${m} ${WIDTH[m]}`).join(', ')}; images per CPU-second (wall in brackets), medians of ${WINDOWS} windows`);
-  if (twins) {
-    out(`PyTorch (${PYTHON}) windows alternate with bdlab's at bdlab's thread count; ratios are medians of the paired windows' ratios`);
-  } else {
-    out(`PyTorch comparison skipped: ${PYTHON} cannot import torch (apt-get install python3-torch to enable it)`);
-  }
+/** The lines the issue's targets are about (not the width-1 ones, which are for reference). */
+const targeted = (line: Line): boolean => line.width < 1 || line.model === 'lenet5' || line.model === 'cnn';
 
-  const missed: [ModelName, Mode][] = [];
+export async function main(options: EngineBenchOptions = {}): Promise<void> {
+  const quick = options.quick ?? process.env['BDLAB_BENCH_QUICK'] === '1';
+  const budget = quick ? QUICK : FULL;
+  const lines = options.lines ?? LINES;
+  const backends = options.backends ?? (['node', 'wasm', 'cpu'] as BackendPreference[]);
+  const all = availableParallelism();
+  const threadCounts = options.threads ?? [...new Set([1, all])];
+  const out = (text: string): void => { process.stdout.write(text + '\n'); };
+  const torch = torchAvailable();
+  out(`batch ${BATCH}; ${quick ? 'quick subset' : 'full run'}: ${budget.windows} windows of ~${budget.windowMs} ms after ${budget.warmUpMs} ms of warm-up; threads ${threadCounts.join(' and ')} of ${all} cores`);
+  out(torch
+    ? `PyTorch (${PYTHON}, torch.set_num_threads(N)) pinned to bdlab's N cores, windows alternating; ratios are medians of the paired windows' ratios (at 1 thread of CPU-time rates, at N > 1 of wall rates)`
+    : `PyTorch comparison skipped: ${PYTHON} cannot import torch (apt-get install python3-torch to enable it)`);
+
+  if (options.profileOnly) {
+    const info = await initEngine('wasm');
+    const many = Math.max(...threadCounts);
+    setEngineThreads(many);
+    out(`where a training step's time goes at ${many} thread${many === 1 ? '' : 's'} (wall time; everything but the native kernels runs on one thread):`);
+    for (const line of lines.filter(targeted)) out(await serialProfile(line, info.nativeKernels));
+    return;
+  }
+  const results: (Measurement & { backend: string })[] = [];
+  const missed: { line: Line; mode: Mode; threads: number }[] = [];
+  let nativeKernels: string[] = [];
   try {
     for (const preference of backends) {
       let info: BackendInfo;
@@ -238,44 +303,92 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
         continue;
       }
       if (info.name === 'cpu' && preference !== 'cpu') continue;
-      out(`backend ${info.name}: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')}; threads ${info.threads}`);
+      out(`backend ${info.name}: ${Object.entries(info.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
       out(`  custom kernels: ${info.customKernels.join(', ') || 'none'}${info.nativeKernels.length ? `; native: ${info.nativeKernels.join(', ')}` : ''}`);
-      // The pure-JS backend needs seconds per small step: only the small models, few steps, no PyTorch.
+      if (info.nativeKernels.length) nativeKernels = info.nativeKernels;
+      // The pure-JS backend needs seconds per small step: only the small models, one thread, no PyTorch.
       const pureJs = info.name === 'cpu';
-      const selected = pureJs ? models.filter((m) => m === 'lenet5' || m === 'cnn') : models;
-      for (const model of selected) {
-        const m = await measure(model, info, pureJs ? 1 : STEPS[model], pureJs ? undefined : twins);
-        out(`  ${info.name.padEnd(10)} ${model.padEnd(9)} train ${fmt(m.rates.train.cpu)} [${fmt(m.rates.train.wall)}]   infer ${fmt(m.rates.infer.cpu)} [${fmt(m.rates.infer.wall)}]`);
-        if (!m.torch) continue;
-        const t = m.torch;
-        out(`  ${'torch'.padEnd(10)} ${model.padEnd(9)} train ${fmt(t.rates.train.cpu)} [${fmt(t.rates.train.wall)}]   infer ${fmt(t.rates.infer.cpu)} [${fmt(t.rates.infer.wall)}]   2 threads: train [${fmt(t.twoThreads.train.wall)}] infer [${fmt(t.twoThreads.infer.wall)}]`);
-        if (t.ratios.train < TRAIN_TARGET[model]) missed.push([model, 'train']);
-        if (t.ratios.infer < INFER_TARGET) missed.push([model, 'infer']);
-        const ok = t.ratios.train >= TRAIN_TARGET[model] && t.ratios.infer >= INFER_TARGET;
-        out(`  ${'ratio'.padEnd(10)} ${model.padEnd(9)} train ${t.ratios.train.toFixed(2)}x (target ${TRAIN_TARGET[model]})   infer ${t.ratios.infer.toFixed(2)}x (target ${INFER_TARGET})   vs 2 threads (wall): train ${(m.rates.train.wall / t.twoThreads.train.wall).toFixed(2)}x infer ${(m.rates.infer.wall / t.twoThreads.infer.wall).toFixed(2)}x   ${ok ? 'target met' : 'TARGET MISSED'}`);
+      const selected = pureJs ? lines.filter((l) => l.model === 'lenet5' || l.model === 'cnn') : lines;
+      // Threads are the native kernels' (tfjs-node runs its own pool; TF.js' wasm backend has no threads under Node).
+      const counts = info.nativeKernels.length ? threadCounts : [1];
+      for (const threads of counts) {
+        setEngineThreads(threads);
+        const cores = coresFor(threads);
+        const pinned = pin(cores);
+        const twin = torch && !pureJs ? new TorchTwins(pinned ? cores : undefined, budget.warmUpMs) : undefined;
+        out(`  ${threads} thread${threads === 1 ? '' : 's'}${pinned ? `, pinned to CPU ${cores}` : ''}; images/${threads === 1 ? 'CPU-second' : 'second'} (${threads === 1 ? 'wall' : 'CPU'} in brackets)`);
+        try {
+          for (const line of selected) {
+            const m = await measure(line, threads, budget, twin);
+            results.push({ ...m, backend: info.name });
+            const other = threads === 1 ? 'wall' : 'cpu';
+            const show = (r: Rate): string => `${fmt(rateOf(r, threads))} [${fmt(r[other])}]`;
+            out(`    ${info.name.padEnd(6)} ${label(line).padEnd(15)} train ${show(m.rates.train)}   infer ${show(m.rates.infer)}`);
+            if (!m.torch) continue;
+            const t = m.torch;
+            out(`    ${'torch'.padEnd(6)} ${label(line).padEnd(15)} train ${show(t.rates.train)}   infer ${show(t.rates.infer)}`);
+            const trainTarget = threads === 1 ? TRAIN_TARGET_ONE[line.model] : TRAIN_TARGET_MANY;
+            const check = targeted(line);
+            if (check && t.ratios.train < trainTarget) missed.push({ line, mode: 'train', threads });
+            if (check && t.ratios.infer < INFER_TARGET) missed.push({ line, mode: 'infer', threads });
+            const ok = t.ratios.train >= trainTarget && t.ratios.infer >= INFER_TARGET;
+            out(`    ${'ratio'.padEnd(6)} ${label(line).padEnd(15)} train ${t.ratios.train.toFixed(2)}x${check ? ` (target ${trainTarget})` : ''}   infer ${t.ratios.infer.toFixed(2)}x${check ? ` (target ${INFER_TARGET})   ${ok ? 'target met' : 'TARGET MISSED'}` : ''}`);
+          }
+        } finally {
+          twin?.close();
+        }
       }
     }
   } finally {
-    twins?.same.close();
-    twins?.wide.close();
-    if (pinned !== undefined) spawnSync('taskset', ['-a', '-p', '-c', allCores, String(process.pid)], { stdio: 'ignore' });
+    pin(`0-${all - 1}`);
   }
-  for (const [model, mode] of missed) {
+
+  const many = Math.max(...threadCounts);
+  if (many > 1) {
+    out(`scaling from 1 to ${many} threads (wall rates; bdlab target ${SCALING_TARGET}x on ResNet34 and VGG16 x0.25 training):`);
+    for (const line of lines) {
+      const at = (threads: number): (Measurement & { backend: string }) | undefined => results.find((r) => r.backend === 'wasm' && r.line === line && r.threads === threads);
+      const one = at(1), n = at(many);
+      if (!one || !n) continue;
+      const ours = (mode: Mode): number => n.rates[mode].wall / one.rates[mode].wall;
+      const theirs = (mode: Mode): string => (one.torch && n.torch ? `${(n.torch.rates[mode].wall / one.torch.rates[mode].wall).toFixed(2)}x` : '-');
+      const scaled = ours('train');
+      const target = line.width < 1 && (line.model === 'resnet34' || line.model === 'vgg16');
+      if (target && scaled < SCALING_TARGET) missed.push({ line, mode: 'train', threads: many });
+      out(`  ${label(line).padEnd(15)} bdlab train ${ours('train').toFixed(2)}x infer ${ours('infer').toFixed(2)}x   PyTorch train ${theirs('train')} infer ${theirs('infer')}${target ? `   ${scaled >= SCALING_TARGET ? 'target met' : 'SCALING TARGET MISSED'}` : ''}`);
+    }
+  }
+
+  if (nativeKernels.length && !quick) {
     await initEngine('wasm');
+    setEngineThreads(many);
+    out(`where a training step's time goes at ${many} thread${many === 1 ? '' : 's'} (wall time; everything but the native kernels runs on one thread):`);
+    for (const line of lines.filter(targeted)) out(await serialProfile(line, nativeKernels));
+  }
+  for (const { line, mode, threads } of missed) {
+    await initEngine('wasm');
+    setEngineThreads(threads);
     const what = mode === 'train' ? 'training step' : 'inference batch';
-    out(`per-kernel profile of one ${model} ${what} on wasm (target missed):\n${await profileStep(model, mode)}`);
+    out(`per-kernel profile of one ${label(line)} ${what} on wasm at ${threads} thread(s) (target missed):\n${await profileStep(line, mode)}`);
   }
 }
 
-function parseList<T extends string>(flag: string): T[] | undefined {
+function parseList(flag: string): string[] | undefined {
   const i = process.argv.indexOf(flag);
-  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1]!.split(',') as T[]) : undefined;
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]!.split(',') : undefined;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const models = parseList<ModelName>('--models');
-  const backends = parseList<BackendPreference>('--backends');
-  main({ ...(models ? { models } : {}), ...(backends ? { backends } : {}) }).catch((error: unknown) => {
+  const models = parseList('--models');
+  const backends = parseList('--backends') as BackendPreference[] | undefined;
+  const threads = parseList('--threads')?.map(Number);
+  main({
+    ...(models ? { lines: LINES.filter((l) => models.includes(l.model) || models.includes(label(l).replace(' ', ''))) } : {}),
+    ...(backends ? { backends } : {}),
+    ...(threads ? { threads } : {}),
+    quick: process.argv.includes('--quick'),
+    profileOnly: process.argv.includes('--profile'),
+  }).catch((error: unknown) => {
     process.stderr.write(`bench engine failed: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 1;
   });

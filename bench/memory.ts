@@ -3,7 +3,8 @@
  * set for three epochs through the same trainModel the train stage uses, on the default backend.
  * Prints resident set size and TF.js tensor count at every epoch end and the largest RSS seen; the
  * growth from the end of epoch 1 to the end of epoch 3 is the number to watch (a leak of one batch's
- * tensors per step would add gigabytes). Runs standalone (`node dist/bench/memory.js`) or from index.ts.
+ * tensors per step would add gigabytes). Runs at the engine's default thread count (all cores, or
+ * $BDLAB_THREADS). Runs standalone (`node dist/bench/memory.js`) or from index.ts.
  */
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
@@ -35,7 +36,7 @@ export async function main(): Promise<void> {
   const model = buildModel('lenet5', { width: 1 });
   const rss = (): number => process.memoryUsage().rss / MB;
   let peak = rss();
-  out(`LeNet5, ${IMAGES.toLocaleString('en-US')} images x ${EPOCHS} epochs, batch 64, backend ${info.name}${info.nativeKernels.length ? ' + native kernels' : ''}; RSS before training ${rss().toFixed(0)} MB`);
+  out(`LeNet5, ${IMAGES.toLocaleString('en-US')} images x ${EPOCHS} epochs, batch 64, backend ${info.name}${info.nativeKernels.length ? ` + native kernels, ${info.threads} thread(s)` : ''}; RSS before training ${rss().toFixed(0)} MB`);
   const atEpoch: { rss: number; tensors: number }[] = [];
   await trainModel(model, set, {
     epochs: EPOCHS, batchSize: 64, optimizer: 'adam', learningRate: 1e-3, seed: 1,

@@ -1,7 +1,7 @@
 """PyTorch twins of bdlab's models, for bench/engine.ts only (never used by the runner).
 
 Usage: python3 bench/torch_models.py, then one JSON request per line on stdin:
-{"model", "width", "batch", "steps", "mode": "train" | "infer", "threads"}; each is answered by one
+{"model", "width", "batch", "steps", "mode": "train" | "infer", "threads", "warm_up": seconds}; each is answered by one
 JSON line {"cpu", "wall"}: images per CPU-second of this process (time.process_time) and per wall-clock
 second over `steps` steps. A model is built and warmed up on its first request and kept, so that
 bench/engine.ts can alternate windows of bdlab and PyTorch: both then see the same machine state,
@@ -74,7 +74,7 @@ BUILDERS = {"cnn": cnn, "lenet5": lenet5, "vgg16": vgg16, "resnet34": resnet34}
 
 
 class Twin:
-    def __init__(self, name, width, batch):
+    def __init__(self, name, width, batch, warm_up):
         torch.manual_seed(0)
         self.model = BUILDERS[name](width)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
@@ -82,10 +82,10 @@ class Twin:
         self.y = torch.randint(0, 10, (batch,))
         self.loss_fn = nn.CrossEntropyLoss()
         self.batch = batch
-        # Warmed up as long as bdlab's side is (bench/engine.ts WARM_UP_MS).
+        # Warmed up as long as bdlab's side is (bench/engine.ts, the budget's warmUpMs).
         for fn in (self.train_step, self.infer_step):
             start, runs = time.perf_counter(), 0
-            while runs < 2 or time.perf_counter() - start < 2.0:
+            while runs < 2 or time.perf_counter() - start < warm_up:
                 fn()
                 runs += 1
 
@@ -117,7 +117,7 @@ def main():
         torch.set_num_threads(int(req.get("threads", 1)))
         key = (req["model"], float(req["width"]), int(req["batch"]))
         if key not in twins:
-            twins[key] = Twin(*key)
+            twins[key] = Twin(*key, float(req.get("warm_up", 2.0)))
         print(json.dumps(twins[key].window(req["mode"], int(req["steps"]))), flush=True)
 
 

@@ -4,6 +4,7 @@
       "target_name": "bdlab_kernels",
       "sources": [
         "src/addon.cc",
+        "src/parallel.cc",
         "src/gemm.cc",
         "src/conv.cc",
         "src/conv_small.cc",
@@ -14,7 +15,8 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"],
+      "cflags_cc": ["-std=c++17", "-pthread", "-O3", "-march=native", "-ffp-contract=fast", "-fno-math-errno"],
+      "ldflags": ["-pthread"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

@@ -1,4 +1,5 @@
 #include "napi_args.h"
+#include "parallel.h"
 
 namespace bdlab {
 namespace {
@@ -16,7 +17,18 @@ napi_value call(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// setThreads(n, splitEverything = 0): the threads every later kernel may use, the calling one included.
+// splitEverything (tests only) ignores the minimum work per chunk, so small shapes are split too.
+void setThreads(Args& a) {
+  const int64_t n = a.integer(0);
+  if (n < 1 || n > 1024) throw std::invalid_argument("the thread count must be between 1 and 1024");
+  setThreadCount(static_cast<int>(n), a.count() > 1 && a.integer(1) != 0);
+}
+
 napi_value init(napi_env env, napi_value exports) {
+  exportKernel(env, exports, "setThreads", setThreads);
+  // Parked workers are joined when Node tears the environment down (process exit, worker end).
+  napi_add_env_cleanup_hook(env, [](void*) { stopThreads(); }, nullptr);
   registerConvKernels(env, exports);
   registerMatMulKernels(env, exports);
   registerPointwiseKernels(env, exports);

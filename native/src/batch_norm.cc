@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "napi_args.h"
+#include "parallel.h"
 
 namespace bdlab {
 namespace {
@@ -21,8 +22,8 @@ constexpr int64_t kBlockRows = 64;
  * with b == nullptr the product is (a - shiftA)². Shifting by a value near the mean keeps the sums of
  * squares from cancelling catastrophically when the mean is large against the spread.
  */
-void channelSums(const float* a, const float* shiftA, const float* b, const float* shiftB, int64_t rows, int64_t channels,
-                 double* sumA, double* sumAB) {
+void channelSumsOfRows(const float* a, const float* shiftA, const float* b, const float* shiftB, int64_t rows, int64_t channels,
+                       double* sumA, double* sumAB) {
   std::vector<float> blockA(static_cast<size_t>(channels)), blockAB(static_cast<size_t>(channels));
   float* __restrict bA = blockA.data();
   float* __restrict bAB = blockAB.data();
@@ -54,6 +55,43 @@ void channelSums(const float* a, const float* shiftA, const float* b, const floa
       sumAB[c] += bAB[c];
     }
   }
+}
+
+/**
+ * Rows per partial sum: a multiple of kBlockRows holding at least kMinChunkFloats, fixed by the shape
+ * and not by the thread count, so the partials and their ordered total are the same at every count.
+ */
+int64_t rowsPerPartial(int64_t channels) {
+  const int64_t rows = std::max<int64_t>(kBlockRows, kMinChunkFloats / std::max<int64_t>(channels, 1));
+  return (rows + kBlockRows - 1) / kBlockRows * kBlockRows;
+}
+
+/** channelSumsOfRows over blocks of rows on the pool, the blocks' totals added in block order. */
+void channelSums(const float* a, const float* shiftA, const float* b, const float* shiftB, int64_t rows, int64_t channels, double* sumA,
+                 double* sumAB) {
+  const int64_t step = rowsPerPartial(channels), parts = (rows + step - 1) / step;
+  std::vector<double> partA(static_cast<size_t>(parts * channels)), partAB(static_cast<size_t>(parts * channels));
+  parallelFor(parts, 1, [&](int64_t, int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t r0 = p * step, n = std::min(step, rows - r0);
+      channelSumsOfRows(a + r0 * channels, shiftA, b == nullptr ? nullptr : b + r0 * channels, shiftB, n, channels, &partA[p * channels],
+                        &partAB[p * channels]);
+    }
+  });
+  std::fill(sumA, sumA + channels, 0.0);
+  std::fill(sumAB, sumAB + channels, 0.0);
+  for (int64_t p = 0; p < parts; ++p) {
+    for (int64_t c = 0; c < channels; ++c) {
+      sumA[c] += partA[p * channels + c];
+      sumAB[c] += partAB[p * channels + c];
+    }
+  }
+}
+
+/** Runs rowPass(first, end) over blocks of rows on the pool: element-wise passes write disjoint rows. */
+template <typename F>
+void forRows(int64_t rows, int64_t channels, const F& rowPass) {
+  parallelFor(rows, grainFor(channels, kMinChunkFloats), [&](int64_t, int64_t r0, int64_t r1) { rowPass(r0, r1); });
 }
 
 // batchNormTraining(memory, x, gamma | -1, beta | -1, y, mean, variance, rows, channels, epsilon)
@@ -89,11 +127,13 @@ void batchNormTraining(Args& a) {
   const float* __restrict mu = meanF.data();
   const float* __restrict s = scale.data();
   const float* __restrict o = offset.data();
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* __restrict in = x + r * channels;
-    float* __restrict out = y + r * channels;
-    for (int64_t c = 0; c < channels; ++c) out[c] = (in[c] - mu[c]) * s[c] + o[c];
-  }
+  forRows(rows, channels, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict in = x + r * channels;
+      float* __restrict out = y + r * channels;
+      for (int64_t c = 0; c < channels; ++c) out[c] = (in[c] - mu[c]) * s[c] + o[c];
+    }
+  });
 }
 
 // batchNormTrainingGrad(memory, dy, x, gamma | -1, mean, variance, dx, dgamma, dbeta, rows, channels, epsilon)
@@ -135,12 +175,14 @@ void batchNormTrainingGrad(Args& a) {
   const float* __restrict pb = cb.data();
   const float* __restrict pk = ck.data();
   const float* __restrict mu = mean;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* __restrict g = dy + r * channels;
-    const float* __restrict in = x + r * channels;
-    float* __restrict out = dx + r * channels;
-    for (int64_t c = 0; c < channels; ++c) out[c] = pa[c] * g[c] + pb[c] * (in[c] - mu[c]) + pk[c];
-  }
+  forRows(rows, channels, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict g = dy + r * channels;
+      const float* __restrict in = x + r * channels;
+      float* __restrict out = dx + r * channels;
+      for (int64_t c = 0; c < channels; ++c) out[c] = pa[c] * g[c] + pb[c] * (in[c] - mu[c]) + pk[c];
+    }
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "napi_args.h"
+#include "parallel.h"
 
 namespace bdlab {
 namespace {
@@ -29,11 +30,13 @@ void batchNormInference(Args& a) {
   }
   const float* __restrict pm = mul.data();
   const float* __restrict pa = add.data();
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* __restrict in = x + r * channels;
-    float* __restrict out = y + r * channels;
-    for (int64_t c = 0; c < channels; ++c) out[c] = in[c] * pm[c] + pa[c];
-  }
+  parallelFor(rows, grainFor(channels, kMinChunkFloats), [&](int64_t, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* __restrict in = x + r * channels;
+      float* __restrict out = y + r * channels;
+      for (int64_t c = 0; c < channels; ++c) out[c] = in[c] * pm[c] + pa[c];
+    }
+  });
 }
 
 }  // namespace

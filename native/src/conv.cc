@@ -8,6 +8,7 @@
 #include "conv_geometry.h"
 #include "gemm.h"
 #include "napi_args.h"
+#include "parallel.h"
 
 namespace bdlab {
 namespace {
@@ -282,27 +283,31 @@ void conv2dBackpropInput(Args& a) {
     return;
   }
   if (backpropInputAsConvolution(g, dy, w, dx)) return;
-  std::memset(dx, 0, static_cast<size_t>(g.batch * g.inH * g.inW * g.inC) * sizeof(float));
-  const int64_t taps = g.taps();
-  // Patch-gradient rows are computed a chunk of pixels at a time (about 1 MB) and scattered into dx.
-  const int64_t chunk = std::max<int64_t>(kMR, std::min<int64_t>(g.pixels(), (1 << 18) / std::max<int64_t>(taps, 1)));
-  float* patches = patchGradients.get(static_cast<size_t>(chunk * taps));
-  for (int64_t p0 = 0; p0 < g.pixels(); p0 += chunk) {
-    const int64_t rows = std::min(chunk, g.pixels() - p0);
-    gemm(rows, taps, g.outC, StridedOperand(dy + p0 * g.outC, g.outC, 1), filterT, patches, taps, 1, false);
-    for (int64_t r = 0; r < rows; ++r) {
-      const PixelOrigin o = originOf(g, p0 + r);
-      const float* row = patches + r * taps;
-      for (int64_t kh = 0; kh < g.filterH; ++kh) {
-        for (int64_t kw = 0; kw < g.filterW; ++kw) {
-          float* target = tapTarget(g, dx, o, kh, kw);
-          if (target == nullptr) continue;
-          const float* src = row + (kh * g.filterW + kw) * g.inC;
-          for (int64_t c = 0; c < g.inC; ++c) target[c] += src[c];
+  // Images are the independent units: the scatter of one image's patch gradients never touches another's.
+  const int64_t taps = g.taps(), imagePixels = g.outH * g.outW, imageFloats = g.inH * g.inW * g.inC;
+  parallelFor(g.batch, grainFor(imagePixels * taps * g.outC, kMinChunkMacs), [&](int64_t, int64_t b0, int64_t b1) {
+    std::memset(dx + b0 * imageFloats, 0, static_cast<size_t>((b1 - b0) * imageFloats) * sizeof(float));
+    // Patch-gradient rows are computed a chunk of pixels at a time (about 1 MB) and scattered into dx.
+    const int64_t first = b0 * imagePixels, end = b1 * imagePixels;
+    const int64_t chunk = std::max<int64_t>(kMR, std::min<int64_t>(end - first, (1 << 18) / std::max<int64_t>(taps, 1)));
+    float* patches = patchGradients.get(static_cast<size_t>(chunk * taps));
+    for (int64_t p0 = first; p0 < end; p0 += chunk) {
+      const int64_t rows = std::min(chunk, end - p0);
+      gemm(rows, taps, g.outC, StridedOperand(dy + p0 * g.outC, g.outC, 1), filterT, patches, taps, 1, false);
+      for (int64_t r = 0; r < rows; ++r) {
+        const PixelOrigin o = originOf(g, p0 + r);
+        const float* row = patches + r * taps;
+        for (int64_t kh = 0; kh < g.filterH; ++kh) {
+          for (int64_t kw = 0; kw < g.filterW; ++kw) {
+            float* target = tapTarget(g, dx, o, kh, kw);
+            if (target == nullptr) continue;
+            const float* src = row + (kh * g.filterW + kw) * g.inC;
+            for (int64_t c = 0; c < g.inC; ++c) target[c] += src[c];
+          }
         }
       }
     }
-  }
+  });
 }
 
 // conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry): dfilter^T = dy^T x patches, so the patches

@@ -9,6 +9,7 @@
 
 #include "conv_geometry.h"
 #include "gemm.h"
+#include "parallel.h"
 
 namespace bdlab {
 
@@ -21,6 +22,12 @@ constexpr int kLanes = 16;
 constexpr int kCoBlock = 8;    // output channels per forward tile (x 2 row vectors = 16 accumulators)
 constexpr int kGradCo = 4;     // output channels per gradient tile (x up to 5 filter columns = 20 accumulators)
 constexpr int kMaxFilterW = 5;
+/**
+ * Most groups of images the filter gradient keeps sums for: each costs its tiles' sums (up to ~150 KB)
+ * to clear and add up, so beyond the threads that can use them they only cost time. A constant, not
+ * the thread count, so the gradient's bits do not depend on the thread count.
+ */
+constexpr int64_t kMaxGradientGroups = 8;
 
 thread_local Scratch planarInput, planarGradient, blockedFilter, gradientSums;
 
@@ -39,19 +46,21 @@ int64_t planeHeight(const ConvGeometry& g) { return g.outH + g.filterH - 1; }
 const float* planarize(const ConvGeometry& g, const float* x) {
   const int64_t ph = planeHeight(g), pw = planeWidth(g);
   float* p = planarInput.get(static_cast<size_t>(g.batch * g.inC * ph * pw));
-  std::memset(p, 0, static_cast<size_t>(g.batch * g.inC * ph * pw) * sizeof(float));
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t ih = 0; ih < g.inH; ++ih) {
-      const int64_t r = ih + g.padTop;
-      if (r < 0 || r >= ph) continue;
-      const float* src = x + (b * g.inH + ih) * g.inW * g.inC;
-      for (int64_t iw = 0; iw < g.inW; ++iw) {
-        const int64_t col = iw + g.padLeft;
-        if (col < 0 || col >= pw) continue;
-        for (int64_t c = 0; c < g.inC; ++c) p[((b * g.inC + c) * ph + r) * pw + col] = src[iw * g.inC + c];
+  parallelFor(g.batch, grainFor(g.inC * ph * pw, kMinChunkFloats), [&](int64_t, int64_t b0, int64_t b1) {
+    std::memset(p + b0 * g.inC * ph * pw, 0, static_cast<size_t>((b1 - b0) * g.inC * ph * pw) * sizeof(float));
+    for (int64_t b = b0; b < b1; ++b) {
+      for (int64_t ih = 0; ih < g.inH; ++ih) {
+        const int64_t r = ih + g.padTop;
+        if (r < 0 || r >= ph) continue;
+        const float* src = x + (b * g.inH + ih) * g.inW * g.inC;
+        for (int64_t iw = 0; iw < g.inW; ++iw) {
+          const int64_t col = iw + g.padLeft;
+          if (col < 0 || col >= pw) continue;
+          for (int64_t c = 0; c < g.inC; ++c) p[((b * g.inC + c) * ph + r) * pw + col] = src[iw * g.inC + c];
+        }
       }
     }
-  }
+  });
   return p;
 }
 
@@ -72,9 +81,11 @@ void forward(const ConvGeometry& g, const float* planes, const float* w, float* 
       }
     }
   }
-  alignas(64) float tile[kCoBlock][NV * kLanes];
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t oh = 0; oh < g.outH; ++oh) {
+  // One output row (all channels) is the unit of work.
+  parallelFor(g.batch * g.outH, grainFor(g.outW * g.outC * taps, kMinChunkMacs), [&](int64_t, int64_t row0, int64_t row1) {
+    alignas(64) float tile[kCoBlock][NV * kLanes];
+    for (int64_t bh = row0; bh < row1; ++bh) {
+      const int64_t b = bh / g.outH, oh = bh % g.outH;
       for (int64_t block = 0; block < blocks; ++block) {
         V acc[kCoBlock][NV] = {};
         const float* wk = wb + block * taps * kCoBlock;
@@ -102,7 +113,7 @@ void forward(const ConvGeometry& g, const float* planes, const float* w, float* 
         }
       }
     }
-  }
+  });
 }
 
 template <int NV, int KW>
@@ -112,56 +123,77 @@ void filterGradient(const ConvGeometry& g, const float* planes, const float* dy,
   const int64_t rowLen = NV * kLanes;
   // dy as [batch][coPadded][outH][NV * 16]: lanes past outW and channels past outC are zero, so the
   // input values they meet contribute nothing.
-  float* d = planarGradient.get(static_cast<size_t>(g.batch * coPadded * g.outH * rowLen));
-  std::memset(d, 0, static_cast<size_t>(g.batch * coPadded * g.outH * rowLen) * sizeof(float));
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t oh = 0; oh < g.outH; ++oh) {
-      const float* src = dy + (b * g.outH + oh) * g.outW * g.outC;
-      for (int64_t ow = 0; ow < g.outW; ++ow) {
-        for (int64_t c = 0; c < g.outC; ++c) d[((b * coPadded + c) * g.outH + oh) * rowLen + ow] = src[ow * g.outC + c];
-      }
-    }
-  }
-  // Image by image, so that one image's planes (tens of KB) stay in L1/L2 while every (channel, filter
-  // row, channel block) tile passes over them; the tiles' sums live in `sums` between images.
-  const int64_t blocks = coPadded / kGradCo;
-  const int64_t tiles = g.inC * g.filterH * blocks;
-  V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(tiles * kMaxFilterW * kGradCo * kLanes)));
-  std::memset(static_cast<void*>(sums), 0, static_cast<size_t>(tiles * kMaxFilterW * kGradCo) * sizeof(V));
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t tile = 0; tile < tiles; ++tile) {
-      const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
-      V acc[kMaxFilterW][kGradCo];
-      V* saved = sums + tile * kMaxFilterW * kGradCo;
-      for (int kw = 0; kw < kMaxFilterW; ++kw) {
-        for (int c = 0; c < kGradCo; ++c) acc[kw][c] = saved[kw * kGradCo + c];
-      }
+  const int64_t imageFloats = coPadded * g.outH * rowLen;
+  float* d = planarGradient.get(static_cast<size_t>(g.batch * imageFloats));
+  parallelFor(g.batch, grainFor(imageFloats, kMinChunkFloats), [&](int64_t, int64_t b0, int64_t b1) {
+    std::memset(d + b0 * imageFloats, 0, static_cast<size_t>((b1 - b0) * imageFloats) * sizeof(float));
+    for (int64_t b = b0; b < b1; ++b) {
       for (int64_t oh = 0; oh < g.outH; ++oh) {
-        const float* row = planes + ((b * g.inC + ci) * ph + oh + kh) * pw;
-        const float* grad = d + ((b * coPadded + co0) * g.outH + oh) * rowLen;
-        for (int v = 0; v < NV; ++v) {
-          // Each shifted input vector is loaded once (unaligned loads split cache lines) and meets every
-          // channel's gradient in registers.
-          V xs[KW];
-          for (int kw = 0; kw < KW; ++kw) xs[kw] = loadu(row + kw + v * kLanes);
-          for (int c = 0; c < kGradCo; ++c) {
-            const V dv = *reinterpret_cast<const VU*>(grad + c * g.outH * rowLen + v * kLanes);
-            for (int kw = 0; kw < KW; ++kw) acc[kw][c] += xs[kw] * dv;
-          }
+        const float* src = dy + (b * g.outH + oh) * g.outW * g.outC;
+        for (int64_t ow = 0; ow < g.outW; ++ow) {
+          for (int64_t c = 0; c < g.outC; ++c) d[((b * coPadded + c) * g.outH + oh) * rowLen + ow] = src[ow * g.outC + c];
         }
       }
-      for (int kw = 0; kw < kMaxFilterW; ++kw) {
-        for (int c = 0; c < kGradCo; ++c) saved[kw * kGradCo + c] = acc[kw][c];
+    }
+  });
+  // Image by image, so that one image's planes (tens of KB) stay in L1/L2 while every (channel, filter
+  // row, channel block) tile passes over them; the tiles' sums live in `sums` between images. Each
+  // group of images keeps sums of its own, added up in group order at the end; the groups depend on
+  // the shape only (at most kMaxGradientGroups), so the gradient has the same bits at every thread count.
+  const int64_t blocks = coPadded / kGradCo;
+  const int64_t tiles = g.inC * g.filterH * blocks;
+  const int64_t sumsPerGroup = tiles * kMaxFilterW * kGradCo;  // vectors
+  const int64_t imageMacs = tiles * g.outH * rowLen * KW * kGradCo;
+  const int64_t imagesPerGroup = std::max(grainFor(imageMacs, kMinChunkMacs), (g.batch + kMaxGradientGroups - 1) / kMaxGradientGroups);
+  const int64_t groups = (g.batch + imagesPerGroup - 1) / imagesPerGroup;
+  V* sums = reinterpret_cast<V*>(gradientSums.get(static_cast<size_t>(groups * sumsPerGroup * kLanes)));
+  // Adds the products of images [b0, b1) to one group's sums.
+  const auto accumulate = [&](int64_t b0, int64_t b1, V* groupSums) {
+    for (int64_t b = b0; b < b1; ++b) {
+      for (int64_t tile = 0; tile < tiles; ++tile) {
+        const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
+        V acc[kMaxFilterW][kGradCo];
+        V* saved = groupSums + tile * kMaxFilterW * kGradCo;
+        for (int kw = 0; kw < kMaxFilterW; ++kw) {
+          for (int c = 0; c < kGradCo; ++c) acc[kw][c] = saved[kw * kGradCo + c];
+        }
+        for (int64_t oh = 0; oh < g.outH; ++oh) {
+          const float* row = planes + ((b * g.inC + ci) * ph + oh + kh) * pw;
+          const float* grad = d + ((b * coPadded + co0) * g.outH + oh) * rowLen;
+          for (int v = 0; v < NV; ++v) {
+            // Each shifted input vector is loaded once (unaligned loads split cache lines) and meets every
+            // channel's gradient in registers.
+            V xs[KW];
+            for (int kw = 0; kw < KW; ++kw) xs[kw] = loadu(row + kw + v * kLanes);
+            for (int c = 0; c < kGradCo; ++c) {
+              const V dv = *reinterpret_cast<const VU*>(grad + c * g.outH * rowLen + v * kLanes);
+              for (int kw = 0; kw < KW; ++kw) acc[kw][c] += xs[kw] * dv;
+            }
+          }
+        }
+        for (int kw = 0; kw < kMaxFilterW; ++kw) {
+          for (int c = 0; c < kGradCo; ++c) saved[kw * kGradCo + c] = acc[kw][c];
+        }
       }
     }
-  }
+  };
+  parallelFor(groups, 1, [&](int64_t, int64_t group0, int64_t group1) {
+    for (int64_t group = group0; group < group1; ++group) {
+      V* groupSums = sums + group * sumsPerGroup;
+      std::memset(static_cast<void*>(groupSums), 0, static_cast<size_t>(sumsPerGroup) * sizeof(V));
+      accumulate(group * imagesPerGroup, std::min(g.batch, (group + 1) * imagesPerGroup), groupSums);
+    }
+  });
   for (int64_t tile = 0; tile < tiles; ++tile) {
     const int64_t ci = tile / (g.filterH * blocks), kh = (tile / blocks) % g.filterH, co0 = (tile % blocks) * kGradCo;
-    const V* saved = sums + tile * kMaxFilterW * kGradCo;
     for (int64_t kw = 0; kw < g.filterW; ++kw) {
       for (int64_t c = 0; c < kGradCo && co0 + c < g.outC; ++c) {
+        // The groups' lane sums are added in group order as vectors, then the lanes in double.
+        const int64_t at = (tile * kMaxFilterW + kw) * kGradCo + c;
+        V total = sums[at];
+        for (int64_t group = 1; group < groups; ++group) total += sums[group * sumsPerGroup + at];
         alignas(64) float lanes[kLanes];
-        *reinterpret_cast<V*>(lanes) = saved[kw * kGradCo + c];
+        *reinterpret_cast<V*>(lanes) = total;
         double sum = 0;
         for (int l = 0; l < kLanes; ++l) sum += lanes[l];
         dw[((kh * g.filterW + kw) * g.inC + ci) * g.outC + co0 + c] = static_cast<float>(sum);
@@ -190,23 +222,27 @@ void unpackedForward(const ConvGeometry& g, const float* x, const float* w, floa
   // Only the border is zeroed: clearing the whole copy first cost a tenth of the convolution.
   const int64_t first = std::max<int64_t>(0, -g.padLeft), last = std::min<int64_t>(g.inW, pw - g.padLeft);
   const int64_t dataStart = first + g.padLeft, dataEnd = std::max(dataStart, last + g.padLeft);
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t r = 0; r < ph; ++r) {
-      float* row = p + (b * ph + r) * pw * CI;
-      const int64_t ih = r - g.padTop;
-      if (ih < 0 || ih >= g.inH || first >= last) {
-        std::memset(row, 0, static_cast<size_t>(pw * CI) * sizeof(float));
-        continue;
+  parallelFor(g.batch, grainFor(ph * pw * CI, kMinChunkFloats), [&](int64_t, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      for (int64_t r = 0; r < ph; ++r) {
+        float* row = p + (b * ph + r) * pw * CI;
+        const int64_t ih = r - g.padTop;
+        if (ih < 0 || ih >= g.inH || first >= last) {
+          std::memset(row, 0, static_cast<size_t>(pw * CI) * sizeof(float));
+          continue;
+        }
+        std::memset(row, 0, static_cast<size_t>(dataStart * CI) * sizeof(float));
+        std::memcpy(row + dataStart * CI, x + ((b * g.inH + ih) * g.inW + first) * CI, static_cast<size_t>((last - first) * CI) * sizeof(float));
+        std::memset(row + dataEnd * CI, 0, static_cast<size_t>((pw - dataEnd) * CI) * sizeof(float));
       }
-      std::memset(row, 0, static_cast<size_t>(dataStart * CI) * sizeof(float));
-      std::memcpy(row + dataStart * CI, x + ((b * g.inH + ih) * g.inW + first) * CI, static_cast<size_t>((last - first) * CI) * sizeof(float));
-      std::memset(row + dataEnd * CI, 0, static_cast<size_t>((pw - dataEnd) * CI) * sizeof(float));
     }
-  }
+  });
   const int64_t rowTaps = g.filterW * CI;
   const V zero = {}, six = splat<V>(6.f);
-  for (int64_t b = 0; b < g.batch; ++b) {
-    for (int64_t oh = 0; oh < g.outH; ++oh) {
+  // One output row (all channels) is the unit of work.
+  parallelFor(g.batch * g.outH, grainFor(g.outW * g.outC * g.filterH * rowTaps, kMinChunkMacs), [&](int64_t, int64_t row0, int64_t row1) {
+    for (int64_t bh = row0; bh < row1; ++bh) {
+      const int64_t b = bh / g.outH, oh = bh % g.outH;
       for (int64_t co0 = 0; co0 < g.outC; co0 += kBlock) {
         for (int64_t chunk = 0; chunk < chunks; ++chunk) {
           V acc[MR][NV] = {};
@@ -237,7 +273,7 @@ void unpackedForward(const ConvGeometry& g, const float* x, const float* w, floa
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace

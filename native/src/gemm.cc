@@ -5,6 +5,8 @@
 #include <cstring>
 #include <new>
 
+#include "parallel.h"
+
 namespace bdlab {
 namespace {
 
@@ -77,22 +79,23 @@ inline void storeTile(Vec acc[MR][NV], float* c, int64_t rs, int64_t cs, int64_t
 
 int64_t roundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/** C[m0, m1) x [n0, n1) (+)= A x B: one macro-tile, on the calling thread with its own packing buffers. */
 template <int MR, int NV>
-void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
-                 const Epilogue& epilogue) {
+void gemmBlocked(int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs,
+                 bool accumulate, const Epilogue& epilogue) {
   constexpr int NR = NV * kVec;
   constexpr int64_t MC = MR * (kMC / MR);
-  float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(N, kNC), NR) * std::min(K, kKC)));
-  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(M, MC), MR) * kRowStride));
+  float* bp = packedB.get(static_cast<size_t>(roundUp(std::min(n1 - n0, kNC), NR) * std::min(K, kKC)));
+  float* ap = packedA.get(static_cast<size_t>(roundUp(std::min(m1 - m0, MC), MR) * kRowStride));
   Vec acc[MR][NV];
-  for (int64_t jc = 0; jc < N; jc += kNC) {
-    const int64_t nc = std::min(kNC, N - jc);
+  for (int64_t jc = n0; jc < n1; jc += kNC) {
+    const int64_t nc = std::min(kNC, n1 - jc);
     for (int64_t pc = 0; pc < K; pc += kKC) {
       const int64_t kc = std::min(kKC, K - pc);
       const bool add = accumulate || pc > 0;
       B.pack(bp, jc, nc, pc, kc, NR);
-      for (int64_t ic = 0; ic < M; ic += MC) {
-        const int64_t mc = std::min(MC, M - ic);
+      for (int64_t ic = m0; ic < m1; ic += MC) {
+        const int64_t mc = std::min(MC, m1 - ic);
         A.packRows(ap, ic, mc, pc, kc);
         // Rows past the end of A in the last sliver: zeros rather than stale floats (denormals, NaN).
         for (int64_t r = mc; r < roundUp(mc, MR); ++r) std::memset(ap + r * kRowStride, 0, static_cast<size_t>(kc) * sizeof(float));
@@ -112,12 +115,36 @@ void gemmBlocked(int64_t M, int64_t N, int64_t K, const Operand& A, const Operan
   }
 }
 
+/**
+ * Splits C into one macro-tile per thread along its longer side, in whole micro-tiles (MR rows or NR
+ * columns). Each thread packs the operand it shares with the others again; splitting the longer side
+ * makes that the smaller one (the filter in a convolution, dy in a filter gradient). Every element of
+ * C is computed by the same micro-kernel over the same k-blocks whatever the split, so the result is
+ * bit-identical at every thread count.
+ */
+template <int MR, int NV>
+void gemmParallel(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
+                  const Epilogue& epilogue) {
+  constexpr int NR = NV * kVec;
+  const bool splitM = M >= N;
+  const int64_t unit = splitM ? MR : NR;
+  const int64_t units = ((splitM ? M : N) + unit - 1) / unit;
+  const int64_t unitMacs = unit * (splitM ? N : M) * K;
+  parallelFor(units, grainFor(unitMacs, kMinChunkMacs), [&](int64_t, int64_t begin, int64_t end) {
+    if (splitM) {
+      gemmBlocked<MR, NV>(begin * unit, std::min(M, end * unit), 0, N, K, A, B, c, rs, cs, accumulate, epilogue);
+    } else {
+      gemmBlocked<MR, NV>(0, M, begin * unit, std::min(N, end * unit), K, A, B, c, rs, cs, accumulate, epilogue);
+    }
+  });
+}
+
 void gemmOriented(int64_t M, int64_t N, int64_t K, const Operand& A, const Operand& B, float* c, int64_t rs, int64_t cs, bool accumulate,
                   const Epilogue& epilogue) {
   if (N <= kVec) {
-    gemmBlocked<kMRNarrow, 1>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
+    gemmParallel<kMRNarrow, 1>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
   } else {
-    gemmBlocked<kMR, 2>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
+    gemmParallel<kMR, 2>(M, N, K, A, B, c, rs, cs, accumulate, epilogue);
   }
 }
 

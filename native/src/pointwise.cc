@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "napi_args.h"
+#include "parallel.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -46,13 +47,11 @@ double sumContiguous(const float* __restrict x, int64_t n) {
   return total;
 }
 
-/** out[c] = scale * sum over r of x[r * cols + c]. */
-void sumRows(const float* __restrict x, int64_t rows, int64_t cols, float* __restrict out, double scale, std::vector<float>& partial,
-             std::vector<double>& total) {
+/** totals[c] = sum over r of x[r * cols + c], in float32 over blocks of kBlockRows rows and float64 across them. */
+void sumRows(const float* __restrict x, int64_t rows, int64_t cols, double* __restrict totals, std::vector<float>& partial) {
   partial.assign(static_cast<size_t>(cols), 0.f);
-  total.assign(static_cast<size_t>(cols), 0.0);
+  std::fill(totals, totals + cols, 0.0);
   float* __restrict p = partial.data();
-  double* __restrict t = total.data();
   for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
     const int64_t r1 = std::min(rows, r0 + kBlockRows);
     const float* row = x + r0 * cols;
@@ -61,9 +60,8 @@ void sumRows(const float* __restrict x, int64_t rows, int64_t cols, float* __res
       row = x + r * cols;
       for (int64_t c = 0; c < cols; ++c) p[c] += row[c];
     }
-    for (int64_t c = 0; c < cols; ++c) t[c] += p[c];
+    for (int64_t c = 0; c < cols; ++c) totals[c] += p[c];
   }
-  for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<float>(t[c] * scale);
 }
 
 /**
@@ -71,7 +69,7 @@ void sumRows(const float* __restrict x, int64_t rows, int64_t cols, float* __res
  * 6): the rows are summed as one flat array in periods of lcm(cols, 16) floats, every lane of which
  * always holds the same column, and the lanes are folded into columns at the end.
  */
-void sumNarrowRows(const float* __restrict x, int64_t rows, int64_t cols, float* __restrict out, double scale) {
+void sumNarrowRows(const float* __restrict x, int64_t rows, int64_t cols, double* __restrict totals) {
   int64_t period = cols;
   while (period % kLanes != 0) period += cols;
   const int64_t n = rows * cols;
@@ -87,31 +85,80 @@ void sumNarrowRows(const float* __restrict x, int64_t rows, int64_t cols, float*
     }
     for (int64_t j = 0; j < period; ++j) total[j] += l[j];
   }
-  std::vector<double> columns(static_cast<size_t>(cols), 0.0);
-  for (int64_t j = 0; j < period; ++j) columns[j % cols] += total[j];
-  for (; i < n; ++i) columns[i % cols] += x[i];
-  for (int64_t c = 0; c < cols; ++c) out[c] = static_cast<float>(columns[c] * scale);
+  std::fill(totals, totals + cols, 0.0);
+  for (int64_t j = 0; j < period; ++j) totals[j % cols] += total[j];
+  for (; i < n; ++i) totals[i % cols] += x[i];
+}
+
+/**
+ * Rows per partial sum when one [rows, cols] block is split across threads: whole kBlockRows blocks
+ * (in periods of narrow rows) holding at least kMinChunkFloats, fixed by the shape and never by the
+ * thread count, so the partials and their ordered total are the same at every count.
+ */
+int64_t rowsPerPartial(int64_t rows, int64_t cols, int64_t multiple) {
+  const int64_t wanted = std::max<int64_t>(multiple, kMinChunkFloats / std::max<int64_t>(cols, 1));
+  return std::min(rows, (wanted + multiple - 1) / multiple * multiple);
+}
+
+/**
+ * out[c] = scale * Σ_r x[r][c] for one large block: partial column sums over fixed slices of rows on
+ * the pool (each in float64 from `sliceSum`, scale 1), added in slice order.
+ */
+template <typename SliceSum>
+void sumSlices(const float* x, int64_t rows, int64_t cols, float* out, double scale, int64_t multiple, const SliceSum& sliceSum) {
+  const int64_t step = rowsPerPartial(rows, cols, multiple), parts = (rows + step - 1) / step;
+  std::vector<double> partials(static_cast<size_t>(parts * cols));
+  parallelFor(parts, 1, [&](int64_t, int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) sliceSum(x + p * step * cols, std::min(step, rows - p * step), &partials[p * cols]);
+  });
+  for (int64_t c = 0; c < cols; ++c) {
+    double total = 0;
+    for (int64_t p = 0; p < parts; ++p) total += partials[p * cols + c];
+    out[c] = static_cast<float>(total * scale);
+  }
 }
 
 // reduceSum(memory, x, out, outer, rows, cols, scale): x viewed as [outer, rows, cols],
-// out[o][c] = scale * sum over r of x[o][r][c] (scale 1 for Sum, 1/rows for Mean).
+// out[o][c] = scale * sum over r of x[o][r][c] (scale 1 for Sum, 1/rows for Mean). Many blocks are
+// spread over the pool block by block; a single large block (a bias gradient: all pixels of a batch)
+// in slices of rows.
 void reduceSum(Args& a) {
   a.memory(0);
   const int64_t outer = a.integer(3), rows = a.integer(4), cols = a.integer(5);
   const double scale = a.number(6);
   const float* x = a.floats(1, checkedCount(checkedCount(outer, rows), cols));
   float* out = a.floats(2, checkedCount(outer, cols));
-  if (cols == 1) {
-    for (int64_t o = 0; o < outer; ++o) out[o] = static_cast<float>(sumContiguous(x + o * rows, rows) * scale);
-    return;
+  const bool narrow = cols > 1 && cols < kLanes && rows >= 2 * kBlockRows * kLanes;
+  if (outer == 1 && rows * cols >= 2 * kMinChunkFloats) {
+    if (cols == 1) {
+      return sumSlices(x, rows, 1, out, scale, kLanes * kBlockRows, [](const float* xs, int64_t n, double* total) { *total = sumContiguous(xs, n); });
+    }
+    if (narrow) {
+      int64_t period = cols;
+      while (period % kLanes != 0) period += cols;
+      return sumSlices(x, rows, cols, out, scale, period / cols * kBlockRows,
+                       [&](const float* xs, int64_t n, double* totals) { sumNarrowRows(xs, n, cols, totals); });
+    }
+    return sumSlices(x, rows, cols, out, scale, kBlockRows, [&](const float* xs, int64_t n, double* totals) {
+      std::vector<float> partial;
+      sumRows(xs, n, cols, totals, partial);
+    });
   }
-  if (cols < kLanes && rows >= 2 * kBlockRows * kLanes) {
-    for (int64_t o = 0; o < outer; ++o) sumNarrowRows(x + o * rows * cols, rows, cols, out + o * cols, scale);
-    return;
-  }
-  std::vector<float> partial;
-  std::vector<double> total;
-  for (int64_t o = 0; o < outer; ++o) sumRows(x + o * rows * cols, rows, cols, out + o * cols, scale, partial, total);
+  parallelFor(outer, grainFor(rows * cols, kMinChunkFloats), [&](int64_t, int64_t o0, int64_t o1) {
+    std::vector<float> partial;
+    std::vector<double> totals(static_cast<size_t>(cols));
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* xo = x + o * rows * cols;
+      if (cols == 1) {
+        totals[0] = sumContiguous(xo, rows);
+      } else if (narrow) {
+        sumNarrowRows(xo, rows, cols, totals.data());
+      } else {
+        sumRows(xo, rows, cols, totals.data(), partial);
+      }
+      for (int64_t c = 0; c < cols; ++c) out[o * cols + c] = static_cast<float>(totals[c] * scale);
+    }
+  });
 }
 
 enum BinaryOp { kAdd = 0, kSub = 1, kMul = 2, kDiv = 3 };
@@ -158,20 +205,9 @@ int64_t spanOf(int64_t outer, int64_t inner, int64_t outerStride, int64_t innerS
 // broadcast row this many times lets one inner loop cover several output rows.
 constexpr int64_t kMinInner = 256;
 
-// binary(memory, op, a, b, y, outer, inner, aOuterStride, aInnerStride, bOuterStride, bInnerStride):
-// y viewed as [outer, inner]; inner strides must be 0 or 1.
-void binary(Args& a) {
-  a.memory(0);
-  const int64_t op = a.integer(1);
-  int64_t outer = a.integer(5), inner = a.integer(6);
-  int64_t aOuter = a.integer(7), bOuter = a.integer(9);
-  const int64_t aInner = a.integer(8), bInner = a.integer(10);
-  if (op < kAdd || op > kDiv) throw std::invalid_argument("unknown binary operation");
-  if ((aInner != 0 && aInner != 1) || (bInner != 0 && bInner != 1) || aOuter < 0 || bOuter < 0) throw std::invalid_argument("bad strides");
-  const float* pa = a.floats(2, spanOf(outer, inner, aOuter, aInner));
-  const float* pb = a.floats(3, spanOf(outer, inner, bOuter, bInner));
-  float* py = a.floats(4, checkedCount(outer, inner));
-
+/** y = a op b over [outer, inner] on the calling thread (see binary()). */
+void binaryBlock(int64_t op, const float* pa, const float* pb, float* py, int64_t outer, int64_t inner, int64_t aOuter, int64_t aInner, int64_t bOuter,
+                 int64_t bInner) {
   // Per-channel broadcast with short rows: fold k rows into one by tiling the broadcast row.
   std::vector<float> tiled;
   int64_t head = 0;  // rows handled by the folded loop
@@ -204,6 +240,63 @@ void binary(Args& a) {
     case kMul: binaryDispatch<kMul>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
     default: binaryDispatch<kDiv>(sa, sb, pa, pb, py, outer, inner, aOuter, bOuter); break;
   }
+}
+
+// binary(memory, op, a, b, y, outer, inner, aOuterStride, aInnerStride, bOuterStride, bInnerStride):
+// y viewed as [outer, inner]; inner strides must be 0 or 1. Rows (or, for a single row, slices of it)
+// are split across the pool: every element is computed alone, so the split never changes a result.
+void binary(Args& a) {
+  a.memory(0);
+  const int64_t op = a.integer(1);
+  const int64_t outer = a.integer(5), inner = a.integer(6);
+  const int64_t aOuter = a.integer(7), bOuter = a.integer(9);
+  const int64_t aInner = a.integer(8), bInner = a.integer(10);
+  if (op < kAdd || op > kDiv) throw std::invalid_argument("unknown binary operation");
+  if ((aInner != 0 && aInner != 1) || (bInner != 0 && bInner != 1) || aOuter < 0 || bOuter < 0) throw std::invalid_argument("bad strides");
+  const float* pa = a.floats(2, spanOf(outer, inner, aOuter, aInner));
+  const float* pb = a.floats(3, spanOf(outer, inner, bOuter, bInner));
+  float* py = a.floats(4, checkedCount(outer, inner));
+  if (outer == 1) {
+    parallelFor(inner, grainFor(1, kMinChunkFloats), [&](int64_t, int64_t i0, int64_t i1) {
+      binaryBlock(op, pa + i0 * aInner, pb + i0 * bInner, py + i0, 1, i1 - i0, aOuter, aInner, bOuter, bInner);
+    });
+    return;
+  }
+  parallelFor(outer, grainFor(inner, kMinChunkFloats), [&](int64_t, int64_t o0, int64_t o1) {
+    binaryBlock(op, pa + o0 * aOuter, pb + o0 * bOuter, py + o0 * inner, o1 - o0, inner, aOuter, aInner, bOuter, bInner);
+  });
+}
+
+enum UnaryOp { kRelu = 0, kStep = 1, kSqrt = 2, kSquare = 3 };
+
+template <int Op>
+void unaryLoop(const float* __restrict x, float* __restrict y, int64_t n, float alpha) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    if constexpr (Op == kRelu) y[i] = v > 0.f || v != v ? v : 0.f;  // NaN stays NaN and -0 becomes 0, as in TF.js' CPU kernel
+    if constexpr (Op == kStep) y[i] = v > 0.f ? 1.f : (v != v ? v : alpha);
+    if constexpr (Op == kSqrt) y[i] = std::sqrt(v);
+    if constexpr (Op == kSquare) y[i] = v * v;
+  }
+}
+
+// unary(memory, op, x, y, n, alpha): y = relu(x), step(x) (1 above 0, else alpha), sqrt(x) or x².
+// The ReLUs and their gradients of training and the optimizer's square roots, in slices on the pool.
+void unary(Args& a) {
+  a.memory(0);
+  const int64_t op = a.integer(1), n = a.integer(4);
+  const float alpha = static_cast<float>(a.number(5));
+  if (op < kRelu || op > kSquare) throw std::invalid_argument("unknown unary operation");
+  const float* x = a.floats(2, n);
+  float* y = a.floats(3, n);
+  parallelFor(n, grainFor(1, kMinChunkFloats), [&](int64_t, int64_t i0, int64_t i1) {
+    switch (op) {
+      case kRelu: unaryLoop<kRelu>(x + i0, y + i0, i1 - i0, alpha); break;
+      case kStep: unaryLoop<kStep>(x + i0, y + i0, i1 - i0, alpha); break;
+      case kSqrt: unaryLoop<kSqrt>(x + i0, y + i0, i1 - i0, alpha); break;
+      default: unaryLoop<kSquare>(x + i0, y + i0, i1 - i0, alpha); break;
+    }
+  });
 }
 
 #if defined(__AVX512F__)
@@ -277,36 +370,41 @@ void maxPoolGrad(Args& a) {
   const float* x = a.floats(1, inSize);
   const float* dy = a.floats(2, checkedCount(checkedCount(batch, outH), checkedCount(outW, C)));
   float* dx = a.floats(3, inSize);
-  std::memset(dx, 0, static_cast<size_t>(inSize) * sizeof(float));
-  if (C == 0) return;
-
-  std::vector<float> bestBuffer(static_cast<size_t>(C));
-  std::vector<int32_t> argBuffer(static_cast<size_t>(C));
-  std::vector<int64_t> taps;  // offsets of the window's in-image taps from the image origin, in scan order
-  float* __restrict best = bestBuffer.data();
-  int32_t* __restrict arg = argBuffer.data();
-  const int64_t rowStride = inW * C;
-  for (int64_t b = 0; b < batch; ++b) {
-    const float* xb = x + b * inH * rowStride;
-    float* dxb = dx + b * inH * rowStride;
-    for (int64_t oh = 0; oh < outH; ++oh) {
-      const int64_t h0 = oh * strideH - top;
-      const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
-      const int64_t fh1 = std::min(filterH, inH - h0);
-      for (int64_t ow = 0; ow < outW; ++ow) {
-        const int64_t w0 = ow * strideW - left;
-        const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
-        const int64_t fw1 = std::min(filterW, inW - w0);
-        taps.clear();
-        for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
-          for (int64_t fw = fw0; fw < fw1; fw += dilationW) taps.push_back((h0 + fh) * rowStride + (w0 + fw) * C);
+  if (C == 0) {
+    std::memset(dx, 0, static_cast<size_t>(inSize) * sizeof(float));
+    return;
+  }
+  // Images are the units: a window's taps never leave its image, so chunks write disjoint parts of dx.
+  const int64_t rowStride = inW * C, imageFloats = inH * rowStride;
+  parallelFor(batch, grainFor(std::max(imageFloats, outH * outW * C), kMinChunkFloats), [&](int64_t, int64_t b0, int64_t b1) {
+    std::memset(dx + b0 * imageFloats, 0, static_cast<size_t>((b1 - b0) * imageFloats) * sizeof(float));
+    std::vector<float> bestBuffer(static_cast<size_t>(C));
+    std::vector<int32_t> argBuffer(static_cast<size_t>(C));
+    std::vector<int64_t> taps;  // offsets of the window's in-image taps from the image origin, in scan order
+    float* __restrict best = bestBuffer.data();
+    int32_t* __restrict arg = argBuffer.data();
+    for (int64_t b = b0; b < b1; ++b) {
+      const float* xb = x + b * imageFloats;
+      float* dxb = dx + b * imageFloats;
+      for (int64_t oh = 0; oh < outH; ++oh) {
+        const int64_t h0 = oh * strideH - top;
+        const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
+        const int64_t fh1 = std::min(filterH, inH - h0);
+        for (int64_t ow = 0; ow < outW; ++ow) {
+          const int64_t w0 = ow * strideW - left;
+          const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
+          const int64_t fw1 = std::min(filterW, inW - w0);
+          taps.clear();
+          for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
+            for (int64_t fw = fw0; fw < fw1; fw += dilationW) taps.push_back((h0 + fh) * rowStride + (w0 + fw) * C);
+          }
+          const float* __restrict g0 = dy + ((b * outH + oh) * outW + ow) * C;
+          if (taps.empty()) continue;
+          poolWindowGrad(xb, dxb, g0, taps, C, best, arg);
         }
-        const float* __restrict g0 = dy + ((b * outH + oh) * outW + ow) * C;
-        if (taps.empty()) continue;
-        poolWindowGrad(xb, dxb, g0, taps, C, best, arg);
       }
     }
-  }
+  });
 }
 
 }  // namespace
@@ -314,6 +412,7 @@ void maxPoolGrad(Args& a) {
 void registerPointwiseKernels(napi_env env, napi_value exports) {
   exportKernel(env, exports, "reduceSum", reduceSum);
   exportKernel(env, exports, "binary", binary);
+  exportKernel(env, exports, "unary", unary);
   exportKernel(env, exports, "maxPoolGrad", maxPoolGrad);
 }
 

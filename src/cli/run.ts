@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { relative } from 'node:path';
 import { formatRunSummary, plainDisplay } from '../executor/display-plain.js';
 import { RunEvents } from '../executor/events.js';
@@ -5,6 +6,8 @@ import { planStatus } from '../executor/plan-status.js';
 import { createExecutor } from '../executor/executors/index.js';
 import { runPipeline } from '../executor/run-pipeline.js';
 import { EXECUTOR_DEFAULTS } from '../pipeline/executor-settings.js';
+import { THREADS_ENV, type ThreadsSetting } from '../common/threads.js';
+import { resolveThreads } from '../executor/threads.js';
 import { flag, optionalString, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
@@ -24,6 +27,8 @@ Options:
   --jobs N            local: use up to N slots at once (an instance takes resources.cpus slots,
                       default 1 slot, --jobs default 1); slurm: up to N jobs in the queue at once
                       (default 100)
+  --threads N|auto    threads for each instance's kernels (default: $BDLAB_THREADS,
+                      then settings.threads, then auto = available cores / --jobs)
   --only ID...        run only these instances or stages, plus what they need
   --force ID...       rebuild these instances or stages even when cached
   --dry-run           print what would run (with cache status) and exit
@@ -52,6 +57,7 @@ export const runCommand: Command = {
       {
         ...workspaceOptions,
         jobs: { type: 'string', short: 'j' },
+        threads: { type: 'string' },
         only: { type: 'string', multiple: true },
         force: { type: 'string', multiple: true },
         'dry-run': { type: 'boolean' },
@@ -75,6 +81,23 @@ export const runCommand: Command = {
     const opened = await openFromArgs(io, positionals[0]!, values, { only, force });
     if (typeof opened === 'number') return opened;
     const jobs = givenJobs ?? EXECUTOR_DEFAULTS.jobs[opened.executor];
+    const cliThreads = optionalString(values, 'threads');
+    const threadSources = {
+      ...(cliThreads !== undefined ? { cli: cliThreads } : {}),
+      ...(io.env[THREADS_ENV] !== undefined ? { env: io.env[THREADS_ENV] } : {}),
+      ...(opened.plan.settings['threads'] !== undefined ? { settings: opened.plan.settings['threads'] as ThreadsSetting } : {}),
+      jobs,
+      available: availableParallelism(),
+    };
+    const threads = resolveThreads(threadSources);
+    if (!threads.ok) throw new UsageError(threads.error);
+    // Per instance, resources.cpus caps the count (and is what 'auto' means). A Slurm job gets the
+    // CPUs it asked for (--cpus-per-task, 1 unless resources.cpus says more), not the head's cores.
+    const threadsFor = (cpus: number | undefined): number => {
+      const stageCpus = opened.executor === 'slurm' ? (cpus ?? 1) : cpus;
+      const resolved = resolveThreads({ ...threadSources, ...(stageCpus !== undefined ? { stageCpus } : {}) });
+      return resolved.ok ? resolved.value.threads : threads.value.threads;
+    };
 
     if (flag(values, 'dry-run')) {
       const rows = await planStatus(opened.plan, opened.versions, opened.cache, opened.selection);
@@ -128,6 +151,8 @@ export const runCommand: Command = {
       const outcome = await runPipeline({
         opened,
         jobs,
+        threads: threads.value.threads,
+        threadsFor,
         failFast: flag(values, 'fail-fast'),
         only,
         force,

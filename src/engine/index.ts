@@ -2,3 +2,4 @@ export type { BackendPreference } from './preference.js';
 export { parseBackendPreference } from './preference.js';
 export type { BackendInfo } from './init.js';
 export { initEngine } from './init.js';
+export { engineThreads, setEngineThreads } from './threads.js';

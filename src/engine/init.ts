@@ -4,11 +4,13 @@ import type { BackendPreference } from './preference.js';
 import { cpuKernels, nativeWasmKernels, wasmKernels } from './kernels/index.js';
 import { loadNativeKernels } from './native.js';
 import { customKernelNames, installKernels, nativeKernelNames, setUpReplacedOriginals } from './registry.js';
+import { applyEngineThreads } from './threads.js';
 
 export interface BackendInfo {
   name: 'tensorflow' | 'wasm' | 'cpu';
   preference: BackendPreference;
   versions: Record<string, string>;
+  /** Threads of the heavy kernels: the native pool's size when the addon serves them, else the backend's own. */
   threads: number;
   customKernels: string[];
   /** Those of customKernels served by the native addon (native/), empty when it is not built. */
@@ -78,6 +80,7 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
     // Native kernels, when the addon was built for this machine, take over the heavy operations.
     const native = loadNativeKernels();
     if (native.loaded) {
+      applyEngineThreads();
       installKernels(nativeWasmKernels(native.kernels), { native: true });
       versions['bdlab-native'] = native.kernels.isa;
     } else {
@@ -94,6 +97,7 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
 }
 
 async function threadCount(name: BackendName): Promise<number> {
+  if (name === 'wasm' && loadNativeKernels().loaded) return applyEngineThreads();
   if (name === 'wasm') return (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount();
   if (name === 'tensorflow') return availableParallelism();
   return 1;

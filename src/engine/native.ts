@@ -19,6 +19,11 @@ export type NativeKernels = NativeGemmKernels & NativePointwiseKernels & NativeB
 export interface NativeGemmKernels {
   /** The instruction set the addon was compiled for: avx512, avx2, avx or generic. */
   readonly isa: string;
+  /**
+   * Sets the threads later kernels use, the calling one included (native/src/parallel.h).
+   * splitEverything (tests only): split even the smallest shapes, to reach every chunk boundary.
+   */
+  setThreads(threads: number, splitEverything?: number): void;
   conv2d(memory: ArrayBuffer, x: number, filter: number, y: number, bias: number, activation: number, ...geometry: number[]): void;
   conv2dBackpropInput(memory: ArrayBuffer, dy: number, filter: number, dx: number, ...geometry: number[]): void;
   conv2dBackpropFilter(memory: ArrayBuffer, x: number, dy: number, dfilter: number, ...geometry: number[]): void;

@@ -26,6 +26,6 @@ export type ParentMessage = ChildStartMessage | ChildAbortMessage;
 export type ChildMessage =
   | ({ type: 'progress' } & StageProgress)
   | { type: 'log'; line: string }
-  | { type: 'backend'; name: string; versions: Record<string, string> }
+  | { type: 'backend'; name: string; versions: Record<string, string>; threads?: number }
   | { type: 'done'; result: StageResult }
   | { type: 'error'; message: string; userFacing: boolean; stack?: string };

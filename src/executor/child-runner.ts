@@ -4,11 +4,14 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { StageProgress, StageResult } from '../stages/contract.js';
+import { THREADS_ENV } from '../common/threads.js';
 import type { ChildMessage, ChildStartMessage } from './child-protocol.js';
 import type { BackendInfo } from './events.js';
 
 export interface ChildRunRequest {
   start: ChildStartMessage;
+  /** Threads for the stage's kernels, passed in $BDLAB_THREADS (the environment is otherwise inherited). */
+  threads: number;
   /** Receives every log line and the child's stdout/stderr. */
   logFile: string;
   cwd: string;
@@ -43,6 +46,7 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
   const child = execaNode(CHILD_ENTRY, [], {
     ipc: true,
     ipcInput: req.start,
+    env: { [THREADS_ENV]: String(req.threads) },
     cwd: req.cwd,
     stdin: 'ignore',
     buffer: false,
@@ -60,8 +64,8 @@ export async function runStageInChild(req: ChildRunRequest): Promise<ChildOutcom
         writeLog(raw.line, 'log');
         break;
       case 'backend':
-        req.onBackend({ name: raw.name, versions: raw.versions });
-        log.write(`backend: ${raw.name} ${JSON.stringify(raw.versions)}\n`);
+        req.onBackend({ name: raw.name, versions: raw.versions, ...(raw.threads !== undefined ? { threads: raw.threads } : {}) });
+        log.write(`backend: ${raw.name} ${JSON.stringify(raw.versions)}${raw.threads !== undefined ? `, ${raw.threads} thread(s)` : ''}\n`);
         break;
       case 'done':
       case 'error':

@@ -31,7 +31,7 @@ export function plainDisplay(opts: PlainDisplayOptions): RunEventListener {
         break;
       case 'instance-started':
         ordinals.set(e.id, `[${e.ordinal}/${e.total}] `);
-        opts.out(`${tag(e.id)}${e.id} running (key ${shortKey(e.cacheKey)})`);
+        opts.out(`${tag(e.id)}${e.id} running (key ${shortKey(e.cacheKey)}, ${e.threads} thread${e.threads === 1 ? '' : 's'})`);
         break;
       case 'lock-wait':
         opts.out(`${tag(e.id)}${e.id} waiting: ${e.ownerPid === process.pid ? 'another instance of this run' : `another bdlab process${e.ownerPid ? ` (pid ${e.ownerPid})` : ''}`} is building the same cache entry`);

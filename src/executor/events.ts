@@ -9,6 +9,8 @@ export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 export interface BackendInfo {
   name: string;
   versions: Record<string, string>;
+  /** Threads the stage's kernels used (reported by the stage; absent from entries cached before threads existed). */
+  threads?: number;
 }
 
 /** What the head knows about an instance's cluster job; sent on every change. */
@@ -39,7 +41,7 @@ export interface RunCounts {
 export type RunEvent =
   | { type: 'run-started'; runId: string; runDir: string; plan: Plan; total: number; startedAt: string; /** Ids in scope, in plan order. */ instances: string[] }
   /** The instance is being started (a child process, or a cluster job); not emitted for cache hits. */
-  | { type: 'instance-started'; id: string; cacheKey: CacheKey; ordinal: number; total: number }
+  | { type: 'instance-started'; id: string; cacheKey: CacheKey; ordinal: number; total: number; /** Threads the stage is given (BDLAB_THREADS). */ threads: number }
   | { type: 'lock-wait'; id: string; cacheKey: CacheKey; ownerPid?: number }
   | { type: 'progress'; id: string; progress: StageProgress }
   | { type: 'log'; id: string; line: string; stream: 'log' | 'stdout' | 'stderr' }

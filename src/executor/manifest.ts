@@ -25,7 +25,8 @@ export interface Manifest {
   pipeline: { name: string; file: string; git: GitInfo | null };
   workspace: string;
   cacheDir: string;
-  options: { executor: string; jobs: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
+  /** threads: each stage's kernel threads (--threads, resolved; resources.cpus caps it per instance, see backend.threads). */
+  options: { executor: string; jobs: number; threads: number; only: string[]; force: string[]; failFast: boolean; backend: string; dataPath: string[] };
   startedAt: string;
   endedAt: string | null;
   durationMs: number | null;

@@ -1,6 +1,8 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { toolVersion } from '../common/paths.js';
+import { autoThreads } from '../common/threads.js';
 import type { CacheKey } from './fingerprint.js';
 import { ENTRY_LOG } from './cache.js';
 import { emptyCounts, type RunEvent, type RunEvents, type RunStatus } from './events.js';
@@ -16,6 +18,10 @@ import { executePlan, type InstanceOutcome } from './scheduler.js';
 export interface RunRequest {
   opened: OpenPipeline;
   jobs: number;
+  /** Threads per stage (resolveThreads); default 'auto': the available cores divided by jobs. */
+  threads?: number;
+  /** Threads of an instance given its resources.cpus; default: `threads` for every instance. */
+  threadsFor?: (cpus: number | undefined) => number;
   failFast: boolean;
   /** As given on the command line; recorded in the manifest. */
   only: string[];
@@ -51,6 +57,7 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
   const { plan, workspace, cache, selection } = req.opened;
   // What killed runs left behind (temp dirs, half-copied entries, dead locks) goes first.
   await sweepLeftovers(workspace, req.opened.locks).catch(() => undefined);
+  const threads = req.threads ?? autoThreads(availableParallelism(), req.jobs);
   const startedAt = new Date();
   const run = await createRunDirectory(workspace.runsDir, plan, startedAt, (dir) => live.runDir(dir));
   await writePlanFile(run, plan, new Map());
@@ -66,7 +73,7 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
     pipeline: { name: plan.name, file: plan.file, git: null },
     workspace: workspace.root,
     cacheDir: workspace.cacheDir,
-    options: { executor: req.executor.name, jobs: req.jobs, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
+    options: { executor: req.executor.name, jobs: req.jobs, threads, only: req.only, force: req.force, failFast: req.failFast, backend: req.opened.backend, dataPath: req.opened.dataPath },
     startedAt: startedAt.toISOString(),
     endedAt: null,
     durationMs: null,
@@ -97,6 +104,7 @@ async function runRegistered(req: RunRequest, live: LiveRun): Promise<RunOutcome
     selected: selection.selected,
     forced: selection.forced,
     jobs: req.jobs,
+    threadsFor: req.threadsFor ?? (() => threads),
     failFast: req.failFast,
     signal: req.signal,
     dataPath: req.opened.dataPath,

@@ -39,6 +39,8 @@ export interface SchedulerOptions {
   forced: ReadonlySet<string>;
   /** Slots: instances at once locally (an instance takes `resources.cpus` of them), jobs in the queue on Slurm. */
   jobs: number;
+  /** Threads an instance's kernels use given its resources.cpus (resolveThreads); never part of a cache key. */
+  threadsFor(cpus: number | undefined): number;
   failFast: boolean;
   signal: AbortSignal;
   dataPath: string[];
@@ -265,7 +267,8 @@ async function build(
   const logFile = await opts.logFileOf(id);
   let backend: BackendInfo | undefined;
   let job: JobUpdate | undefined;
-  opts.events.emit({ type: 'instance-started', id, cacheKey: key, ordinal, total });
+  const threads = opts.threadsFor(inst.resources?.cpus);
+  opts.events.emit({ type: 'instance-started', id, cacheKey: key, ordinal, total, threads });
   try {
     const end = await opts.executor.run({
       id,
@@ -284,6 +287,7 @@ async function build(
       },
       pending,
       resources: inst.resources ?? {},
+      threads,
       logFile,
       signal,
       onProgress: (progress) => opts.events.emit({ type: 'progress', id, progress }),

@@ -64,6 +64,13 @@ export function pipelineStructureSchema(): JsonObject {
             description: 'TF.js backend for the stages: `auto` picks the fastest one that loads (node, then wasm, then cpu).',
           },
           cache_dir: { type: 'string', description: 'Cache directory, relative to the workspace and inside it (no absolute path, no leading `..`); --cache-dir or BDLAB_CACHE_DIR may point elsewhere.' },
+          threads: {
+            oneOf: [
+              { type: 'integer', minimum: 1, maximum: 1024 },
+              { const: 'auto' },
+            ],
+            description: 'Threads for each stage\'s kernels: a number, or `auto` (the available cores divided by --jobs). Overridden by --threads and $BDLAB_THREADS; never part of a cache key.',
+          },
           data_path: {
             type: 'array',
             items: { type: 'string' },

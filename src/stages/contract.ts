@@ -42,7 +42,7 @@ export interface StageContext {
   progress(p: StageProgress): void;
   log(line: string): void;
   /** Report which TF.js backend (and versions) the stage used, for the run manifest. */
-  reportBackend(info: { name: string; versions: Record<string, string> }): void;
+  reportBackend(info: { name: string; versions: Record<string, string>; threads: number }): void;
   signal: AbortSignal;
 }
 

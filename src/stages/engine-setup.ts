@@ -13,7 +13,7 @@ export async function startEngine(ctx: StageContext): Promise<BackendInfo> {
   } catch (err) {
     throw new StageError((err as Error).message);
   }
-  ctx.reportBackend({ name: info.name, versions: info.versions });
+  ctx.reportBackend({ name: info.name, versions: info.versions, threads: info.threads });
   const native = info.nativeKernels.length ? ` (native ${info.versions['bdlab-native']}: ${info.nativeKernels.join(', ')})` : '';
   const kernels = info.customKernels.length ? `, custom kernels: ${info.customKernels.join(', ')}${native}` : '';
   ctx.log(`TF.js backend: ${info.name} (${info.threads} thread${info.threads === 1 ? '' : 's'}${kernels})`);

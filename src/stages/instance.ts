@@ -53,7 +53,7 @@ export async function runInstance(start: ChildStartMessage, signal: AbortSignal,
     signal,
     progress: (p) => send({ type: 'progress', ...p }),
     log: (line) => send({ type: 'log', line }),
-    reportBackend: (info) => send({ type: 'backend', name: info.name, versions: info.versions }),
+    reportBackend: (info) => send({ type: 'backend', name: info.name, versions: info.versions, threads: info.threads }),
   };
   let result: StageResult;
   try {

@@ -6,6 +6,7 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../common/json.js';
+import { THREADS_ENV } from '../common/threads.js';
 import { StageError, type StageImplementation } from './contract.js';
 
 export interface TestFilesParams {
@@ -48,7 +49,7 @@ const testFiles: StageImplementation<TestFilesParams> = {
       if (ctx.inputs.length > 0) await writeFile(join(ctx.outDir, 'inputs.txt'), concatenated.join(''));
     }
     if (params.context_file !== undefined) {
-      const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id), ...(ctx.cpus !== undefined ? { cpus: ctx.cpus } : {}) };
+      const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id), threads: process.env[THREADS_ENV], ...(ctx.cpus !== undefined ? { cpus: ctx.cpus } : {}) };
       await writeFile(join(ctx.outDir, params.context_file), JSON.stringify(seen));
     }
     ctx.log(`test-files: wrote ${Object.keys(params.write ?? {}).length} file(s), ${ctx.inputs.length} input(s)`);

@@ -52,10 +52,10 @@ test('invalid pipeline: exit 2, file:line:col diagnostics, no stack trace; valid
     assert.match(plan.stdout, /^\s+1\s+will run\s+[0-9a-f]{10}\s+test-files\s+a$/m);
     assert.match(plan.stdout, /^\s+2\s+will run\s+\?\s+test-files\s+b$/m, 'downstream key unknown until a has run');
 
-    const ran = await runCli(['run', 'good.yaml', '--backend', 'cpu', '--data-path', 'datasets'], ws.dir);
+    const ran = await runCli(['run', 'good.yaml', '--backend', 'cpu', '--data-path', 'datasets', '--threads', '1'], ws.dir);
     assert.is(ran.code, 0, ran.stderr);
     const seen = JSON.parse(await readFile(join(ws.dir, 'runs', 'latest', 'stages', 'b', 'outputs', 'ctx.json'), 'utf8')) as unknown;
-    assert.equal(seen, { id: 'b', backend: 'cpu', dataPath: [join(ws.dir, 'datasets')], inputs: ['a'] }, '--backend beats settings.backend; --data-path is absolute');
+    assert.equal(seen, { id: 'b', backend: 'cpu', dataPath: [join(ws.dir, 'datasets')], inputs: ['a'], threads: '1' }, '--backend beats settings.backend; --data-path is absolute');
     assert.match(ran.stdout, /^✓ \[1\/2\] a \(/m);
     assert.match(ran.stdout, 'bdlab: run succeeded: 2 succeeded, 0 cached');
     const after = await runMain(['run', 'good.yaml', '--dry-run'], ws.dir);

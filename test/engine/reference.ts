@@ -52,9 +52,11 @@ export function difference(reference: ArrayLike<number>, actual: ArrayLike<numbe
   let maxAbs = 0;
   let scale = 0;
   for (let i = 0; i < reference.length; i++) {
-    const d = Math.abs(reference[i]! - actual[i]!);
-    if (!(d <= maxAbs)) maxAbs = d; // also catches NaN
-    scale = Math.max(scale, Math.abs(reference[i]!));
+    const r = reference[i]!, a = actual[i]!;
+    // NaN where the reference has NaN agrees; NaN on one side only is an infinite difference.
+    const d = r === a || (Number.isNaN(r) && Number.isNaN(a)) ? 0 : Number.isNaN(r) || Number.isNaN(a) ? Infinity : Math.abs(r - a);
+    if (d > maxAbs) maxAbs = d;
+    if (!Number.isNaN(r)) scale = Math.max(scale, Math.abs(r));
   }
   return { maxAbs, rel: maxAbs / (scale || 1) };
 }

@@ -32,6 +32,7 @@ test('a job script carries the stage\'s resources over settings.slurm, then the 
     node: '/usr/bin/node',
     entry: '/app/dist/src/stages/job.js',
     resources: { cpus: 4, time: '1:30:00' },
+    threads: 4,
     slurm: { partition: 'gpu', account: 'lab', qos: 'short', time: 10, mem: '8G', sbatch_args: ['--gres=gpu:1'] },
     start: { type: 'start', id: 'train[model=lenet5]', kind: 'train', params: {}, inputs: [], outDir: '/o', scratchDir: '/ws/.bdlab/scratch/abc', dataPath: [], backend: 'auto' },
   };
@@ -52,6 +53,7 @@ test('a job script carries the stage\'s resources over settings.slurm, then the 
   ]);
   const script = renderJobScript(req);
   assert.match(script, '#SBATCH "--chdir=/ws dir"\n');
+  assert.match(script, '\nexport BDLAB_THREADS=4\n');
   assert.match(script, "\ncat > /ws/.bdlab/scratch/abc/slurm/start.json <<'BDLAB_START_MESSAGE'\n{\"type\":\"start\",\"id\":\"train[model=lenet5]\"");
   assert.match(script, '\n/usr/bin/node /app/dist/src/stages/job.js /ws/.bdlab/scratch/abc/slurm/start.json\nstatus=$?\necho "$status" > /ws/.bdlab/scratch/abc/slurm/exit-status\n');
 });

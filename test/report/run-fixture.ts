@@ -55,7 +55,7 @@ export async function writeRun(workspace: string, run: FixtureRun): Promise<stri
     pipeline: { name: run.pipeline, file: plan.file, git: run.git ?? null },
     workspace,
     cacheDir: join(workspace, '.bdlab', 'cache'),
-    options: { executor: 'local', jobs: 1, only: [], force: [], failFast: false, backend: 'cpu', dataPath: [] },
+    options: { executor: 'local', jobs: 1, threads: 1, only: [], force: [], failFast: false, backend: 'cpu', dataPath: [] },
     startedAt: '2026-11-28T10:00:00.000Z',
     endedAt: '2026-11-28T10:01:00.000Z',
     durationMs: 60_000,

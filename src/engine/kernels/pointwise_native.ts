@@ -15,6 +15,8 @@ export interface NativePointwiseKernels {
    */
   binary(memory: ArrayBuffer, op: number, a: number, b: number, y: number, outer: number, inner: number,
     aOuterStride: number, aInnerStride: number, bOuterStride: number, bInnerStride: number): void;
+  /** y = relu(x) (op 0), step(x) = x > 0 ? 1 : alpha (1), sqrt(x) (2) or x² (3), over n floats. */
+  unary(memory: ArrayBuffer, op: number, x: number, y: number, n: number, alpha: number): void;
   /** NHWC; geometry: batch, inH, inW, channels, outH, outW, strideH, strideW, dilationH, dilationW, effectiveFilterH, effectiveFilterW, padTop, padLeft. */
   maxPoolGrad(memory: ArrayBuffer, x: number, dy: number, dx: number, ...geometry: number[]): void;
 }
@@ -97,6 +99,25 @@ function binary(native: NativePointwiseKernels, kernelName: keyof typeof BINARY_
   };
 }
 
+const UNARY_OPS = { Relu: 0, Step: 1, Sqrt: 2, Square: 3 } as const;
+
+/**
+ * ReLU, its gradient's Step, and the Adam update's Sqrt and Square: TF.js' wasm kernels run them on
+ * one thread, and on full activations they were the largest element-wise work left outside the pool.
+ */
+function unary(native: NativePointwiseKernels, kernelName: keyof typeof UNARY_OPS): Kernel {
+  const op = UNARY_OPS[kernelName];
+  return ({ inputs, backend: anyBackend, attrs }) => {
+    const backend = asWasm(anyBackend);
+    const { x } = inputs as { x: Info };
+    if (x.dtype !== 'float32' || size(x.shape) === 0) return callKernel(backend, kernelName, inputs, attrs);
+    const y = allocate(backend, x.shape);
+    const alpha = kernelName === 'Step' ? (attrs as unknown as tf.StepAttrs).alpha : 0;
+    native.unary(heap(backend), op, offset(backend, x), offset(backend, y), size(x.shape), alpha);
+    return y;
+  };
+}
+
 function maxPoolGrad(native: NativePointwiseKernels): Kernel {
   return ({ inputs, backend: anyBackend, attrs }) => {
     const backend = asWasm(anyBackend);
@@ -135,6 +156,7 @@ export function pointwiseNative(native: NativePointwiseKernels): tf.KernelConfig
     config('Sum', reduce(native, 'Sum', sumWasm)),
     config('Mean', reduce(native, 'Mean', meanWasm)),
     ...(Object.keys(BINARY_OPS) as (keyof typeof BINARY_OPS)[]).map((name) => config(name, binary(native, name))),
+    ...(Object.keys(UNARY_OPS) as (keyof typeof UNARY_OPS)[]).map((name) => config(name, unary(native, name))),
     config('MaxPoolGrad', maxPoolGrad(native)),
     config('Cast', cast()),
   ];

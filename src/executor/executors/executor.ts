@@ -17,6 +17,8 @@ export interface InstanceLaunch {
   start: ChildStartMessage;
   pending: PendingEntry;
   resources: StageResources;
+  /** Threads for the stage's kernels ($BDLAB_THREADS in its process). */
+  threads: number;
   /** The instance's log.txt in the run directory; the executor appends the stage's lines. */
   logFile: string;
   signal: AbortSignal;

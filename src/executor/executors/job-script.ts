@@ -2,6 +2,7 @@ import type { SlurmSettings } from '../../pipeline/executor-settings.js';
 import { timeLimitSeconds, type StageResources } from '../../pipeline/resources.js';
 import type { ChildStartMessage } from '../child-protocol.js';
 import type { JobFiles } from '../job-protocol.js';
+import { THREADS_ENV } from '../../common/threads.js';
 
 export interface JobScriptRequest {
   instanceId: string;
@@ -15,6 +16,8 @@ export interface JobScriptRequest {
   /** Compiled src/stages/job.js. */
   entry: string;
   resources: StageResources;
+  /** Threads for the stage's kernels: exported as $BDLAB_THREADS (the job's --cpus-per-task unless set otherwise). */
+  threads: number;
   slurm: SlurmSettings;
   /** The start message; the script writes it to `files.start`, so it runs again by hand after the scratch directory is gone. */
   start: ChildStartMessage;
@@ -68,6 +71,7 @@ export function renderJobScript(req: JobScriptRequest): string {
     '# (its outputs go to the pending directory named in the start message, not into the cache).',
     ...sbatchOptions(req).map(directive),
     '',
+    `export ${THREADS_ENV}=${req.threads}`,
     `mkdir -p ${shellQuote(req.files.dir)}`,
     `cat > ${shellQuote(req.files.start)} <<'${START_DELIMITER}'`,
     JSON.stringify(req.start),

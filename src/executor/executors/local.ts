@@ -46,6 +46,7 @@ export class LocalExecutor implements Executor {
     try {
       const outcome = await runStageInChild({
         start: launch.start,
+        threads: launch.threads,
         logFile: launch.logFile,
         cwd: this.opts.cwd,
         signal: stop.signal,

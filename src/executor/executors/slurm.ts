@@ -172,6 +172,7 @@ export class SlurmExecutor implements Executor {
         node: process.execPath,
         entry: JOB_ENTRY,
         resources: launch.resources,
+        threads: launch.threads,
         slurm: this.opts.settings,
         start: launch.start,
       }),
