@@ -3,8 +3,8 @@
  * implementation (`./<kind>.js`), reports progress/logs/result back, and exits. A fresh process
  * per instance means a crash fails only that instance and all memory is returned afterwards.
  */
-import type { ChildMessage, ChildStartMessage, ParentMessage } from '../executor/child-protocol.js';
-import type { StageContext, StageImplementation, StageResult } from './contract.js';
+import type { ChildMessage, ChildStartMessage, ParentMessage } from '../common/stage-protocol.js';
+import type { StageContext, StageImplementation, StageResult } from '../common/stage-contract.js';
 
 const abort = new AbortController();
 

@@ -11,7 +11,7 @@ import { loadModel } from '../ml/model-io.js';
 import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
 import { attacksFor } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from '../common/stage-contract.js';
 
 /** Mirrors schemas/stages/evaluate.schema.json. */
 export interface EvaluateParams {

@@ -12,7 +12,7 @@ import {
 import { imageSize, writeDataset, type ImageSet } from '../ml/dataset.js';
 import { createRng, deriveSeed, shuffleInPlace } from '../ml/rng.js';
 import { generateSynthetic } from '../ml/synthetic.js';
-import { StageError, type StageContext, type StageImplementation } from './contract.js';
+import { StageError, type StageContext, type StageImplementation } from '../common/stage-contract.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 const TARBALL = 'cifar-10-binary.tar.gz';

@@ -18,7 +18,7 @@ import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { aggregateAttackOutcomes } from '../ml/metrics.js';
 import { loadModel, MODEL_JSON } from '../ml/model-io.js';
 import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from '../common/stage-contract.js';
 
 /** Params as validated by schemas/stages/one-pixel-search.schema.json (defaults repeated here). */
 export interface OnePixelSearchParams {

@@ -11,7 +11,7 @@ import { instanceLabels } from '../report/labels.js';
 import { renderPng, renderSvg } from '../report/render.js';
 import { summaryCsv } from '../report/summary.js';
 import { resolveSweepKey } from '../report/sweep.js';
-import { StageError, type StageContext, type StageImplementation } from './contract.js';
+import { StageError, type StageContext, type StageImplementation } from '../common/stage-contract.js';
 
 export type FigureFormat = 'svg' | 'png';
 

@@ -7,7 +7,7 @@ import { contrastingColor, imageTile, renderImageGrid, type GridTile } from '../
 import { attacksFor, poisonTrainingSet, PoisonConfigError, type PoisonMode, type PoisonResult } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
 import { resolveTrigger, TriggerNameError, type TriggerDescription } from '../ml/trigger-names.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from '../common/stage-contract.js';
 
 /** Mirrors schemas/stages/poison.schema.json. */
 export interface PoisonParams {

@@ -6,7 +6,7 @@ import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../common/json.js';
-import { StageError, type StageImplementation } from './contract.js';
+import { StageError, type StageImplementation } from '../common/stage-contract.js';
 
 export interface TestFilesParams {
   write?: Record<string, string>;

@@ -5,7 +5,7 @@ import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { buildModel, type ModelName } from '../ml/models/index.js';
 import { trainModel, type AugmentOptions, type LearningRateSchedule } from '../ml/train.js';
 import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from '../common/stage-contract.js';
 
 /** Mirrors schemas/stages/train.schema.json (defaults repeated here so the stage also runs on unfilled params). */
 export interface TrainParams {

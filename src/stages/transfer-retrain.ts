@@ -8,7 +8,7 @@ import { loadModel } from '../ml/model-io.js';
 import { createRng, deriveSeed, sample } from '../ml/rng.js';
 import { layerNames, trainModel } from '../ml/train.js';
 import { historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageImplementation, type StageInput } from '../common/stage-contract.js';
 import { startEngine } from './engine-setup.js';
 import { datasetInput } from './train.js';
 

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from '../common/json.js';
+import type { JsonObject, JsonValue } from './json.js';
 import type { MatrixPoint } from '../pipeline/types.js';
 
 /** One upstream instance as a stage sees it: a finished, read-only output directory. */
