@@ -28,7 +28,7 @@ export interface BackdoorEvaluation {
   outcomes: AttackOutcome[];
 }
 
-const MODEL_KINDS = ['train', 'transfer-retrain'];
+const MODEL_KINDS = ['train', 'transfer-retrain', 'unlearn'];
 
 function argmaxRows(probs: Float32Array, rows: number, numClasses: number, into: Prediction, offset: number): void {
   for (let r = 0; r < rows; r++) {

@@ -23,7 +23,7 @@ import { defineStage, type StageParamsInput } from './params.js';
 /** Params as written (defaults may be left out). */
 export type OnePixelSearchParams = StageParamsInput<'one-pixel-search'>;
 
-const MODEL_KINDS = ['train', 'transfer-retrain'];
+const MODEL_KINDS = ['train', 'transfer-retrain', 'unlearn'];
 const DATASET_KINDS = ['fetch', 'poison'];
 const CHECKPOINT = 'searched.jsonl';
 const PROGRESS_INTERVAL_MS = 500;

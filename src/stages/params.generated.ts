@@ -99,6 +99,60 @@ export const stageParamsSchemas = {
       }
     }
   },
+  "neural-cleanse": {
+    "type": "object",
+    "additionalProperties": false,
+    "properties": {
+      "images": {
+        "type": "integer",
+        "default": 500
+      },
+      "steps": {
+        "type": "integer",
+        "default": 30
+      },
+      "batch_size": {
+        "type": "integer",
+        "default": 100
+      },
+      "learning_rate": {
+        "type": "number",
+        "default": 0.1
+      },
+      "initial_cost": {
+        "type": "number",
+        "default": 0.001
+      },
+      "attack_threshold": {
+        "type": "number",
+        "default": 0.99
+      },
+      "patience": {
+        "type": "integer",
+        "default": 5
+      },
+      "cost_multiplier": {
+        "type": "number",
+        "default": 1.5
+      },
+      "early_stop": {
+        "type": "boolean",
+        "default": true
+      },
+      "early_stop_patience": {
+        "type": "integer",
+        "default": 10
+      },
+      "anomaly_threshold": {
+        "type": "number",
+        "default": 2
+      },
+      "seed": {
+        "type": "integer",
+        "default": 0
+      }
+    }
+  },
   "one-pixel-search": {
     "type": "object",
     "additionalProperties": false,
@@ -558,6 +612,44 @@ export const stageParamsSchemas = {
       "momentum": {
         "type": "number",
         "default": 0.9
+      },
+      "seed": {
+        "type": "integer",
+        "default": 0
+      }
+    }
+  },
+  "unlearn": {
+    "type": "object",
+    "additionalProperties": false,
+    "properties": {
+      "fraction": {
+        "type": "number",
+        "default": 0.1
+      },
+      "trigger_fraction": {
+        "type": "number",
+        "default": 0.2
+      },
+      "epochs": {
+        "type": "integer",
+        "default": 2
+      },
+      "batch_size": {
+        "type": "integer",
+        "default": 64
+      },
+      "optimizer": {
+        "type": "string",
+        "enum": [
+          "adam",
+          "sgd"
+        ],
+        "default": "adam"
+      },
+      "learning_rate": {
+        "type": "number",
+        "default": 0.0005
       },
       "seed": {
         "type": "integer",
