@@ -51,7 +51,7 @@ function colourTask(count: number, seed: number): ImageSet {
 }
 
 const OPTIONS: ReverseOptions = {
-  steps: 40, batchSize: 50, learningRate: 0.1, initialCost: 1e-3, attackThreshold: 0.99, patience: 3, costMultiplier: 1.5,
+  steps: 20, batchSize: 50, learningRate: 0.1, initialCost: 1e-3, attackThreshold: 0.99, patience: 3, costMultiplier: 1.5,
   earlyStop: true, earlyStopPatience: 6, seed: 7,
 };
 
