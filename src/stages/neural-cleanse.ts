@@ -102,8 +102,7 @@ const stage = defineStage('neural-cleanse')({
       ctx.log(`class ${target} (${info.classes[target]}): mask L1 ${reversed.norm.toFixed(3)}, attack success ${(100 * attackSuccess).toFixed(1)}% after ${reversed.steps} steps` +
         (reversed.reachedThreshold ? '' : ` (never reached ${100 * params.attack_threshold}%)`));
     }
-    if (net !== model) net.dispose();
-    model.dispose();
+    model.dispose(); // `net` shares its layers and weights
 
     const report = anomalyReport(triggers.map((t) => t.norm), params.anomaly_threshold);
     const target = await knownTarget(dataIn.dir);

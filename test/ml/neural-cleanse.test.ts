@@ -9,46 +9,13 @@ import { logitsModel, neuralCleanse, reverseTrigger, type ReverseOptions } from 
 import { unlearningSet } from '../../src/ml/defence/unlearn.js';
 import { buildModel } from '../../src/ml/models/index.js';
 import { poisonTrainingSet } from '../../src/ml/poison.js';
-import { createRng } from '../../src/ml/rng.js';
 import { trainModel } from '../../src/ml/train.js';
 import { applyTrigger } from '../../src/ml/trigger.js';
+import { HUE_CLASSES, HUE_SIDE, hueTask, PLANTED, PLANTED_TARGET } from '../helpers/hue-task.js';
 
-/**
- * A tiny task where the answer is known: 10 classes told apart by the hue of the whole (noisy) 8x8
- * image, hues evenly spaced so that no class is much easier to reach than another, and reaching a
- * class by changing pixels takes many of them; except where a one-pixel backdoor was planted: a
- * white pixel at (row 5, col 2) sends images to class 0.
- */
-const SIDE = 8;
-const CLASSES = 10;
-const COLOURS = Array.from({ length: CLASSES }, (_, k) => hueColour((360 * k) / CLASSES));
-const PLANTED = { row: 5, col: 2, color: [255, 255, 255] as [number, number, number] };
-const TARGET = 0;
-
-/** Saturation 0.8, value 0.85. */
-function hueColour(hue: number): [number, number, number] {
-  const v = 0.85 * 255;
-  const min = v * 0.2;
-  const channel = (n: number): number => {
-    const k = (n + hue / 60) % 6;
-    return Math.round(v - (v - min) * Math.max(0, Math.min(k, 4 - k, 1)));
-  };
-  return [channel(5), channel(3), channel(1)];
-}
-
-function colourTask(count: number, seed: number): ImageSet {
-  const rng = createRng(seed);
-  const images = new Uint8Array(count * SIDE * SIDE * 3);
-  const labels = new Uint8Array(count);
-  for (let i = 0; i < count; i++) {
-    const k = rng.int(CLASSES);
-    labels[i] = k;
-    for (let p = 0; p < SIDE * SIDE; p++) {
-      for (let c = 0; c < 3; c++) images[(i * SIDE * SIDE + p) * 3 + c] = Math.max(0, Math.min(255, COLOURS[k]![c]! + rng.int(61) - 30));
-    }
-  }
-  return { images, labels, count, height: SIDE, width: SIDE, channels: 3 };
-}
+const SIDE = HUE_SIDE;
+const CLASSES = HUE_CLASSES;
+const TARGET = PLANTED_TARGET;
 
 const OPTIONS: ReverseOptions = {
   steps: 20, batchSize: 50, learningRate: 0.1, initialCost: 1e-3, attackThreshold: 0.99, patience: 3, costMultiplier: 1.5,
@@ -68,8 +35,8 @@ async function plantedSuccess(model: tf.LayersModel, test: ImageSet): Promise<nu
   return predicted.filter((p) => p === TARGET).length / others.length;
 }
 
-const train = colourTask(1000, 1);
-const testSet = colourTask(200, 2);
+const train = hueTask(1000, 1);
+const testSet = hueTask(200, 2);
 let backdoored: tf.LayersModel;
 let clean: tf.LayersModel;
 
@@ -121,9 +88,14 @@ test('Neural Cleanse flags the backdoored class, its mask peaks on the planted p
   const norms = result.triggers.map((t) => t.norm.toFixed(2)).join(', ');
   assert.ok(result.anomaly.flagged.includes(TARGET), `flagged ${JSON.stringify(result.anomaly.flagged)}; norms ${norms}`);
   assert.ok(result.anomaly.anomalyIndex[TARGET]! > 2, `anomaly index ${result.anomaly.anomalyIndex[TARGET]}; norms ${norms}`);
+  // The largest mask value sits on the planted pixel or next to it: through a 3x3 convolution and
+  // 2x2 pooling on an 8x8 image, the network sees a pixel and its neighbour almost alike.
   const mask = result.triggers[TARGET]!.mask;
   const peak = mask.indexOf(Math.max(...mask));
-  assert.equal({ row: Math.floor(peak / SIDE), col: peak % SIDE }, { row: PLANTED.row, col: PLANTED.col });
+  const [row, col] = [Math.floor(peak / SIDE), peak % SIDE];
+  assert.ok(Math.max(Math.abs(row - PLANTED.row), Math.abs(col - PLANTED.col)) <= 1, `mask peak at (${row}, ${col}), planted (${PLANTED.row}, ${PLANTED.col})`);
+  // And the mask is a trigger of about one pixel: the other classes need far more.
+  assert.ok(result.triggers[TARGET]!.norm < 3, `planted class mask L1 ${result.triggers[TARGET]!.norm}`);
   assert.ok(result.triggers[TARGET]!.attackSuccess > 0.9, `reversed trigger success ${result.triggers[TARGET]!.attackSuccess}`);
 });
 
