@@ -94,8 +94,8 @@ test('Neural Cleanse flags the backdoored class, its mask peaks on the planted p
   const peak = mask.indexOf(Math.max(...mask));
   const [row, col] = [Math.floor(peak / SIDE), peak % SIDE];
   assert.ok(Math.max(Math.abs(row - PLANTED.row), Math.abs(col - PLANTED.col)) <= 1, `mask peak at (${row}, ${col}), planted (${PLANTED.row}, ${PLANTED.col})`);
-  // And the mask is a trigger of about one pixel: the other classes need far more.
-  assert.ok(result.triggers[TARGET]!.norm < 3, `planted class mask L1 ${result.triggers[TARGET]!.norm}`);
+  // And that mask is a small fraction of what the other classes need.
+  assert.ok(result.triggers[TARGET]!.norm < result.anomaly.median / 4, `planted class mask L1 ${result.triggers[TARGET]!.norm}, median ${result.anomaly.median}`);
   assert.ok(result.triggers[TARGET]!.attackSuccess > 0.9, `reversed trigger success ${result.triggers[TARGET]!.attackSuccess}`);
 });
 
