@@ -3,9 +3,9 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import type { StageProgress, StageResult } from '../stages/contract.js';
+import type { StageProgress, StageResult } from '../common/stage-contract.js';
+import type { ChildMessage, ChildStartMessage } from '../common/stage-protocol.js';
 import { THREADS_ENV } from '../common/threads.js';
-import type { ChildMessage, ChildStartMessage } from './child-protocol.js';
 import type { BackendInfo } from './events.js';
 
 export interface ChildRunRequest {

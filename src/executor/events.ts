@@ -1,6 +1,6 @@
 import type { JsonObject } from '../common/json.js';
 import type { Plan } from '../pipeline/types.js';
-import type { StageProgress } from '../stages/contract.js';
+import type { StageProgress } from '../common/stage-contract.js';
 import type { CacheKey } from './fingerprint.js';
 
 export type InstanceStatus = 'pending' | 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | 'interrupted';

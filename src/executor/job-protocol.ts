@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { StageResult } from '../stages/contract.js';
-import type { ChildMessage } from './child-protocol.js';
+import type { StageResult } from '../common/stage-contract.js';
+import type { ChildMessage } from '../common/stage-protocol.js';
 import type { ContentHash } from './fingerprint.js';
 
 /**

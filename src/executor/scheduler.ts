@@ -2,7 +2,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JsonObject } from '../common/json.js';
 import type { Plan, PlannedInstance } from '../pipeline/types.js';
-import type { StageInput } from '../stages/contract.js';
+import type { StageInput } from '../common/stage-contract.js';
 import type { CacheStore } from './cache.js';
 import type { BackendInfo, InstanceStatus, JobUpdate, RunEvents, RunStatus } from './events.js';
 import type { Executor } from './executors/executor.js';

@@ -5,6 +5,7 @@ import type { JsonObject, JsonValue } from '../common/json.js';
 import { schemasDir as defaultSchemasDir } from '../common/paths.js';
 import { pipelineStructureSchema } from './pipeline-structure.js';
 import { readStageKinds } from './stage-kinds.js';
+import { stageParamsModuleFile, writeStageParamsModule } from './stage-params-module.js';
 
 /**
  * schemas/pipeline.schema.json for editors (yaml-language-server): the structure the analyzer checks,
@@ -82,4 +83,6 @@ export function writePipelineSchema(schemasDir: string = defaultSchemasDir()): b
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const changed = writePipelineSchema();
   console.log(`${pipelineSchemaFile()} ${changed ? 'rewritten' : 'already up to date'}`);
+  const typesChanged = writeStageParamsModule();
+  console.log(`${stageParamsModuleFile()} ${typesChanged ? 'rewritten' : 'already up to date'}`);
 }

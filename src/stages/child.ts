@@ -3,7 +3,7 @@
  * instance (instance.ts), reports progress/logs/result back, and exits. A fresh process per
  * instance means a crash fails only that instance and all memory is returned afterwards.
  */
-import type { ChildMessage, ParentMessage } from '../executor/child-protocol.js';
+import type { ChildMessage, ParentMessage } from '../common/stage-protocol.js';
 import { errorMessage, runInstance } from './instance.js';
 
 const abort = new AbortController();

@@ -1,5 +1,5 @@
 import { initEngine, parseBackendPreference, type BackendInfo } from '../engine/index.js';
-import { StageError, type StageContext } from './contract.js';
+import { StageError, type StageContext } from '../common/stage-contract.js';
 
 /**
  * Every stage that uses TF.js starts the same way: pick the backend the run asked for, tell the

@@ -11,14 +11,8 @@ import { loadModel } from '../ml/model-io.js';
 import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
 import { attacksFor } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
-
-/** Mirrors schemas/stages/evaluate.schema.json. */
-export interface EvaluateParams {
-  batch_size?: number;
-  limit?: number;
-  only_correct?: boolean;
-}
+import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 
 /** Class probabilities for a batch of images: rows of `numClasses` values. */
 export type BatchPredictor = (batch: ImageSet) => Promise<Float32Array>;
@@ -34,7 +28,7 @@ export interface BackdoorEvaluation {
   outcomes: AttackOutcome[];
 }
 
-const MODEL_KINDS = ['train', 'transfer-retrain'];
+const MODEL_KINDS = ['train', 'transfer-retrain', 'unlearn'];
 
 function argmaxRows(probs: Float32Array, rows: number, numClasses: number, into: Prediction, offset: number): void {
   for (let r = 0; r < rows; r++) {
@@ -169,9 +163,8 @@ async function writeReports(outDir: string, test: ImageSet, classes: string[], r
   await writeFile(join(outDir, 'predictions.csv'), csv(rows));
 }
 
-const stage = {
-  kind: 'evaluate',
-  async run(params: EvaluateParams, ctx: StageContext) {
+const stage = defineStage('evaluate')({
+  async run(params, ctx) {
     const modelIn = modelInput(ctx);
     const dataIn = triggerInput(ctx);
     const backend = await startEngine(ctx);
@@ -200,9 +193,9 @@ const stage = {
     let result: BackdoorEvaluation;
     try {
       result = await evaluateBackdoor(layersPredictor(inference, numClasses), test, spec, {
-        batchSize: params.batch_size ?? 256,
+        batchSize: params.batch_size,
         numClasses,
-        onlyCorrect: params.only_correct ?? false,
+        onlyCorrect: params.only_correct,
         onProgress: (done, total) => {
           const seconds = (Date.now() - started) / 1000;
           ctx.progress({ message: `predicted ${done}/${total} images`, fraction: done / total, values: { imagesPerSecond: Math.round(done / Math.max(seconds, 1e-3)) } });
@@ -214,7 +207,7 @@ const stage = {
     }
 
     const m = result.metrics;
-    const metricsFile = { ...m, model: modelIn.id, dataset: dataIn.id, mode: spec.mode, trigger: spec, images: test.count, onlyCorrect: params.only_correct ?? false, backend: backend.name };
+    const metricsFile = { ...m, model: modelIn.id, dataset: dataIn.id, mode: spec.mode, trigger: spec, images: test.count, onlyCorrect: params.only_correct, backend: backend.name };
     await writeFile(join(ctx.outDir, 'metrics.json'), JSON.stringify(metricsFile, null, 2) + '\n');
     await writeReports(ctx.outDir, test, info.classes, result);
     ctx.log(`clean accuracy ${(100 * m.cleanAccuracy!).toFixed(2)}%, targeted success ${(100 * m.targetedSuccessRate).toFixed(2)}% (${m.attemptedTargeted} attempts), non-targeted ${(100 * m.nonTargetedSuccessRate).toFixed(2)}%`);
@@ -229,6 +222,6 @@ const stage = {
       },
     };
   },
-} satisfies StageImplementation<EvaluateParams>;
+});
 
 export default stage;

@@ -13,23 +13,17 @@ import {
 import { imageSize, writeDataset, type ImageSet } from '../ml/dataset.js';
 import { createRng, deriveSeed, shuffleInPlace } from '../ml/rng.js';
 import { generateSynthetic } from '../ml/synthetic.js';
-import { StageError, type StageContext, type StageImplementation } from './contract.js';
+import { StageError, type StageContext } from '../common/stage-contract.js';
+import { defineStage, withDefaults, type StageParams, type StageParamsInput } from './params.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 const TARBALL = 'cifar-10-binary.tar.gz';
 /** How long to wait for the server to answer before calling the machine offline. */
 const CONNECT_TIMEOUT_MS = 30_000;
 
-/** Mirrors schemas/stages/fetch.schema.json. */
-export interface FetchParams {
-  dataset?: 'cifar10' | 'synthetic';
-  data_path?: string | string[];
-  verify?: boolean;
-  download?: boolean;
-  subset?: { train?: number; test?: number; mode?: 'balanced' | 'first' };
-  seed?: number;
-  synthetic?: { train?: number; test?: number; seed?: number; difficulty?: number };
-}
+/** Params as written (defaults may be left out). */
+export type FetchParams = StageParamsInput<'fetch'>;
+type Params = StageParams<'fetch'>;
 
 type CifarSource = { kind: 'tarball' | 'directory'; path: string };
 
@@ -44,7 +38,7 @@ function candidatesIn(entry: string): CifarSource[] {
   return found;
 }
 
-function searchPath(params: FetchParams, ctx: StageContext): string[] {
+function searchPath(params: Params, ctx: StageContext): string[] {
   const own = params.data_path === undefined ? [] : Array.isArray(params.data_path) ? params.data_path : [params.data_path];
   return [...own.map((p) => resolve(p)), ...ctx.dataPath];
 }
@@ -200,12 +194,12 @@ export function subsetImageSet(set: ImageSet, n: number | undefined, mode: 'bala
   return { ...set, images, labels, count: indices.length };
 }
 
-async function loadCifar(params: FetchParams, ctx: StageContext): Promise<{ data: CifarData; provenance: Record<string, unknown> }> {
+async function loadCifar(params: Params, ctx: StageContext): Promise<{ data: CifarData; provenance: Record<string, unknown> }> {
   const searched = searchPath(params, ctx);
   let source = searched.flatMap(candidatesIn)[0];
   let downloaded = false;
   if (!source) {
-    if (params.download === false) {
+    if (!params.download) {
       throw new StageError(
         `CIFAR-10 was not found in the data path (searched: ${searched.length ? searched.join(', ') : 'nothing; no data path given'}) and download is off. ` +
           `Put ${TARBALL} or an extracted ${CIFAR_DIRECTORY}/ into a directory and pass it with --data-path DIR or BDLAB_DATA_PATH=DIR (or the fetch param data_path).`,
@@ -218,7 +212,7 @@ async function loadCifar(params: FetchParams, ctx: StageContext): Promise<{ data
   const { files, meta } = await readSourceFiles(source, ctx);
   const hashes = new Map<string, string>();
   for (const [name, bytes] of files) hashes.set(name, sha256Bytes(bytes));
-  if (params.verify ?? true) {
+  if (params.verify) {
     const mismatches = compareChecksums(hashes, CIFAR10_SHA256);
     if (mismatches.length) {
       if (downloaded) await rm(source.path, { force: true });
@@ -235,31 +229,29 @@ async function loadCifar(params: FetchParams, ctx: StageContext): Promise<{ data
   }
   return {
     data,
-    provenance: { source: source.path, sourceKind: downloaded ? 'download' : source.kind, verified: params.verify ?? true, sha256: Object.fromEntries(hashes) },
+    provenance: { source: source.path, sourceKind: downloaded ? 'download' : source.kind, verified: params.verify, sha256: Object.fromEntries(hashes) },
   };
 }
 
-const stage = {
-  kind: 'fetch',
-  async run(params: FetchParams, ctx: StageContext) {
-    const dataset = params.dataset ?? 'cifar10';
+const stage = defineStage('fetch')({
+  async run(params, ctx) {
+    const dataset = params.dataset;
     let data: CifarData;
     let provenance: Record<string, unknown>;
     if (dataset === 'synthetic') {
-      const options = {
-        train: params.synthetic?.train ?? 5000,
-        test: params.synthetic?.test ?? 1000,
-        seed: params.synthetic?.seed ?? 0,
-        difficulty: params.synthetic?.difficulty ?? 0.3,
-      };
+      // `synthetic` itself has no default (one would change every fetch's cache key), so its fields'
+      // defaults are filled into an empty one by the schema here; the record keeps this field order.
+      const given = params.synthetic ?? (withDefaults('fetch', { synthetic: {} }) as Params).synthetic!;
+      const options = { train: given.train, test: given.test, seed: given.seed, difficulty: given.difficulty };
       ctx.progress({ message: `generating ${options.train}+${options.test} synthetic images` });
       data = generateSynthetic(options);
       provenance = { source: 'synthetic', sourceKind: 'synthetic', synthetic: options };
     } else {
       ({ data, provenance } = await loadCifar(params, ctx));
     }
-    const mode = params.subset?.mode ?? 'balanced';
-    const seed = params.seed ?? 0;
+    // Without a subset, mode does nothing (all images are kept); with one, the schema filled it in.
+    const mode = params.subset?.mode ?? 'first';
+    const seed = params.seed;
     const train = subsetImageSet(data.train, params.subset?.train, mode, seed, 'train');
     const test = subsetImageSet(data.test, params.subset?.test, mode, seed, 'test');
     await writeDataset(ctx.outDir, { name: dataset, classes: data.classes, height: train.height, width: train.width, channels: train.channels }, { train, test });
@@ -268,6 +260,6 @@ const stage = {
     ctx.log(`dataset ${dataset}: ${train.count} training and ${test.count} test images`);
     return { metrics: { train: train.count, test: test.count, verified: provenance['verified'] === true, source: String(provenance['sourceKind']) } };
   },
-} satisfies StageImplementation<FetchParams>;
+});
 
 export default stage;

@@ -5,8 +5,8 @@
  * and job.ts (a Slurm job on a compute node, over files), so an instance runs the same code
  * wherever it runs.
  */
-import type { ChildMessage, ChildStartMessage } from '../executor/child-protocol.js';
-import type { StageContext, StageImplementation, StageResult } from './contract.js';
+import type { ChildMessage, ChildStartMessage } from '../common/stage-protocol.js';
+import type { StageContext, StageImplementation, StageResult } from '../common/stage-contract.js';
 
 export type FinalMessage = Extract<ChildMessage, { type: 'done' | 'error' }>;
 

@@ -7,7 +7,7 @@
 import { appendFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { ChildMessage, ChildStartMessage } from '../executor/child-protocol.js';
+import type { ChildMessage, ChildStartMessage } from '../common/stage-protocol.js';
 import { jobFilesOf, type JobEvent, type JobResult } from '../executor/job-protocol.js';
 import { hashTree } from '../executor/tree-hash.js';
 import { errorMessage, runInstance, type FinalMessage } from './instance.js';

@@ -7,7 +7,6 @@ import { renderExampleGrid, type ExamplePair } from '../ml/attacks/example-grid.
 import { selectCorrectlyClassified } from '../ml/attacks/image-selection.js';
 import { modelClassCount, modelImageShape, modelPredictor } from '../ml/attacks/model-predictor.js';
 import {
-  ONE_PIXEL_DEFAULTS,
   searchOnePixel,
   type AttackedImage,
   type OnePixelMode,
@@ -18,23 +17,13 @@ import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { aggregateAttackOutcomes } from '../ml/metrics.js';
 import { loadModel, MODEL_JSON } from '../ml/model-io.js';
 import { foldBatchNorm } from '../ml/models/fold-batch-norm.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
+import { defineStage, type StageParamsInput } from './params.js';
 
-/** Params as validated by schemas/stages/one-pixel-search.schema.json (defaults repeated here). */
-export interface OnePixelSearchParams {
-  mode?: OnePixelMode;
-  images?: number;
-  population?: number;
-  generations?: number;
-  mutation?: number;
-  early_stop?: boolean;
-  seed?: number;
-  batch_size?: number;
-  concurrent?: number;
-  examples?: number;
-}
+/** Params as written (defaults may be left out). */
+export type OnePixelSearchParams = StageParamsInput<'one-pixel-search'>;
 
-const MODEL_KINDS = ['train', 'transfer-retrain'];
+const MODEL_KINDS = ['train', 'transfer-retrain', 'unlearn'];
 const DATASET_KINDS = ['fetch', 'poison'];
 const CHECKPOINT = 'searched.jsonl';
 const PROGRESS_INTERVAL_MS = 500;
@@ -121,19 +110,9 @@ function progressReporter(ctx: StageContext): (p: OnePixelSearchProgress, force?
   };
 }
 
-const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
-  kind: 'one-pixel-search',
+const onePixelSearch = defineStage('one-pixel-search')({
   async run(params, ctx) {
-    const mode = params.mode ?? 'non-targeted';
-    const count = params.images ?? 20;
-    const population = params.population ?? ONE_PIXEL_DEFAULTS.population;
-    const generations = params.generations ?? ONE_PIXEL_DEFAULTS.generations;
-    const mutation = params.mutation ?? ONE_PIXEL_DEFAULTS.mutation;
-    const earlyStop = params.early_stop ?? true;
-    const seed = params.seed ?? 0;
-    const batchSize = params.batch_size ?? 256;
-    const concurrent = params.concurrent ?? 8;
-    const exampleCount = params.examples ?? 8;
+    const { mode, images: count, population, generations, mutation, early_stop: earlyStop, seed, batch_size: batchSize, concurrent, examples: exampleCount } = params;
 
     const modelInput = soleInput(ctx, MODEL_KINDS, 'model');
     const dataInput = soleInput(ctx, DATASET_KINDS, 'dataset');
@@ -258,6 +237,6 @@ const onePixelSearch: StageImplementation<OnePixelSearchParams> = {
       model.dispose();
     }
   },
-};
+});
 
 export default onePixelSearch;

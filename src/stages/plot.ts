@@ -11,17 +11,10 @@ import { instanceLabels } from '../report/labels.js';
 import { renderPng, renderSvg } from '../report/render.js';
 import { summaryCsv } from '../report/summary.js';
 import { resolveSweepKey } from '../report/sweep.js';
-import { StageError, type StageContext, type StageImplementation } from './contract.js';
+import { StageError, type StageContext } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 
 export type FigureFormat = 'svg' | 'png';
-
-/** Params of the plot stage, as validated by schemas/stages/plot.schema.json. */
-export interface PlotParams {
-  formats?: FigureFormat[];
-  title?: string;
-  x_key?: string;
-  scale?: number;
-}
 
 /** One entry of `figures.json`; file paths are relative to the stage's output directory. */
 export interface FigureEntry {
@@ -57,11 +50,10 @@ async function loadInputs(ctx: StageContext): Promise<{ evaluated: EvaluatedInst
   return { evaluated, trained };
 }
 
-const plot = {
-  kind: 'plot',
-  async run(params: PlotParams, ctx: StageContext) {
-    const formats = new Set<FigureFormat>(params.formats ?? ['svg', 'png']);
-    const zoom = params.scale ?? 2;
+const plot = defineStage('plot')({
+  async run(params, ctx) {
+    const formats = new Set<FigureFormat>(params.formats);
+    const zoom = params.scale;
     const { evaluated, trained } = await loadInputs(ctx);
 
     const sweepKey = resolveSweepKey(evaluated.map((i) => i.matrix), params.x_key);
@@ -108,6 +100,6 @@ const plot = {
     }
     return { metrics: { figures: figures.length } };
   },
-} satisfies StageImplementation<PlotParams>;
+});
 
 export default plot;

@@ -4,22 +4,11 @@ import { join } from 'node:path';
 import type { OnePixelTrigger } from '../ml/artifacts.js';
 import { imageSize, readDatasetInfo, readSplit, writeDataset, type ImageSet } from '../ml/dataset.js';
 import { contrastingColor, imageTile, renderImageGrid, type GridTile } from '../ml/png.js';
-import { attacksFor, poisonTrainingSet, PoisonConfigError, type PoisonMode, type PoisonResult } from '../ml/poison.js';
+import { attacksFor, poisonTrainingSet, PoisonConfigError, type PoisonResult } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
 import { resolveTrigger, TriggerNameError, type TriggerDescription } from '../ml/trigger-names.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
-
-/** Mirrors schemas/stages/poison.schema.json. */
-export interface PoisonParams {
-  mode?: PoisonMode;
-  trigger?: TriggerDescription;
-  target?: number;
-  sources?: number[];
-  rate?: number;
-  seed?: number;
-  triggers?: (TriggerDescription | null)[] | 'random';
-  contact_sheet?: number;
-}
+import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 
 function datasetInput(ctx: StageContext): StageInput {
   const candidates = ctx.inputs.filter((input) => existsSync(join(input.dir, 'dataset.json')));
@@ -63,28 +52,26 @@ function contactSheet(clean: ImageSet, result: PoisonResult, pairs: number): Buf
   return renderImageGrid([...top, ...bottom], shown.length, 4, 4);
 }
 
-const stage = {
-  kind: 'poison',
-  async run(params: PoisonParams, ctx: StageContext) {
+const stage = defineStage('poison')({
+  async run(params, ctx) {
     const input = datasetInput(ctx);
     const info = await readDatasetInfo(input.dir);
     const train = await readSplit(input.dir, 'train');
     const test = info.splits.test ? await readSplit(input.dir, 'test') : undefined;
-    const mode = params.mode ?? 'all-to-one';
-    const seed = params.seed ?? 0;
+    const { mode, seed } = params;
     ctx.progress({ message: `poisoning ${train.count} training images (${mode})` });
 
     let result: PoisonResult;
     try {
-      const trigger = params.trigger ?? 'random';
-      const triggers = params.triggers ?? 'random';
-      const named = (d: TriggerDescription): OnePixelTrigger => resolveTrigger(d, info.height, info.width);
+      const { trigger, triggers } = params;
+      // The schema holds a colour to 3 bytes (minItems/maxItems), which the derived type cannot express.
+      const named = (d: object | string): OnePixelTrigger => resolveTrigger(d as TriggerDescription, info.height, info.width);
       result = poisonTrainingSet(train, {
         mode,
-        rate: params.rate ?? 0.1,
+        rate: params.rate,
         seed,
         trigger: trigger === 'random' ? 'random' : named(trigger),
-        target: params.target ?? 0,
+        target: params.target,
         ...(params.sources ? { sources: params.sources } : {}),
         triggers: triggers === 'random' ? 'random' : triggers.map((d) => (d === null ? null : named(d))),
         numClasses: info.classes.length,
@@ -114,13 +101,13 @@ const stage = {
       newLabels: result.newLabels,
     };
     await writeFile(join(ctx.outDir, 'poison-manifest.json'), JSON.stringify(manifest) + '\n');
-    const pairs = params.contact_sheet ?? 8;
+    const pairs = params.contact_sheet;
     if (pairs > 0) await writeFile(join(ctx.outDir, 'contact-sheet.png'), contactSheet(train, result, pairs));
 
     const actualRate = result.eligible === 0 ? 0 : result.indices.length / result.eligible;
     ctx.log(`poisoned ${result.indices.length} of ${result.eligible} eligible training images (${(100 * actualRate).toFixed(2)}%)`);
     return { metrics: { poisoned: result.indices.length, eligible: result.eligible, rate: actualRate } };
   },
-} satisfies StageImplementation<PoisonParams>;
+});
 
 export default stage;

@@ -7,26 +7,13 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonObject } from '../common/json.js';
 import { THREADS_ENV } from '../common/threads.js';
-import { StageError, type StageImplementation } from './contract.js';
+import { StageError } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 
-export interface TestFilesParams {
-  write?: Record<string, string>;
-  copy_inputs?: boolean;
-  sleep_ms?: number;
-  ignore_abort?: boolean;
-  progress_steps?: number;
-  print?: string;
-  context_file?: string;
-  fail?: boolean | string;
-  exit_code?: number | null;
-  metrics?: JsonObject;
-}
-
-const testFiles: StageImplementation<TestFilesParams> = {
-  kind: 'test-files',
+const testFiles = defineStage('test-files')({
   async run(params, ctx) {
-    const steps = params.progress_steps ?? 0;
-    const sleepMs = params.sleep_ms ?? 0;
+    const steps = params.progress_steps;
+    const sleepMs = params.sleep_ms;
     const slices = Math.max(steps, 1);
     for (let i = 0; i < slices; i++) {
       if (sleepMs > 0) await sleep(sleepMs / slices, undefined, params.ignore_abort ? {} : { signal: ctx.signal });
@@ -34,13 +21,13 @@ const testFiles: StageImplementation<TestFilesParams> = {
     }
     if (params.print !== undefined) process.stdout.write(params.print + '\n');
 
-    for (const [name, content] of Object.entries(params.write ?? {})) {
+    for (const [name, content] of Object.entries(params.write)) {
       const target = resolve(ctx.outDir, name);
       if (relative(ctx.outDir, target).startsWith('..')) throw new StageError(`write: "${name}" points outside the outputs directory`);
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, content);
     }
-    if (params.copy_inputs ?? true) {
+    if (params.copy_inputs) {
       const concatenated: string[] = [];
       for (const [i, input] of ctx.inputs.entries()) {
         await cp(input.dir, join(ctx.outDir, 'inputs', String(i)), { recursive: true });
@@ -52,13 +39,14 @@ const testFiles: StageImplementation<TestFilesParams> = {
       const seen = { id: ctx.id, backend: ctx.backend, dataPath: ctx.dataPath, inputs: ctx.inputs.map((i) => i.id), threads: process.env[THREADS_ENV], ...(ctx.cpus !== undefined ? { cpus: ctx.cpus } : {}) };
       await writeFile(join(ctx.outDir, params.context_file), JSON.stringify(seen));
     }
-    ctx.log(`test-files: wrote ${Object.keys(params.write ?? {}).length} file(s), ${ctx.inputs.length} input(s)`);
+    ctx.log(`test-files: wrote ${Object.keys(params.write).length} file(s), ${ctx.inputs.length} input(s)`);
 
     if (params.exit_code !== undefined && params.exit_code !== null) process.exit(params.exit_code);
     if (params.fail) throw new StageError(typeof params.fail === 'string' ? params.fail : `${ctx.id} failed on purpose (fail: true)`);
-    return params.metrics && Object.keys(params.metrics).length > 0 ? { metrics: params.metrics } : {};
+    // The schema allows any JSON values there.
+    return Object.keys(params.metrics).length > 0 ? { metrics: params.metrics as JsonObject } : {};
   },
-};
+});
 
 async function listFiles(dir: string, rel = ''): Promise<string[]> {
   const out: string[] = [];

@@ -2,27 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { startEngine } from './engine-setup.js';
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
-import { buildModel, type ModelName } from '../ml/models/index.js';
-import { trainModel, type AugmentOptions, type LearningRateSchedule } from '../ml/train.js';
+import { buildModel } from '../ml/models/index.js';
+import { trainModel } from '../ml/train.js';
 import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
-
-/** Mirrors schemas/stages/train.schema.json (defaults repeated here so the stage also runs on unfilled params). */
-export interface TrainParams {
-  model: ModelName;
-  width?: number;
-  epochs?: number;
-  batch_size?: number;
-  optimizer?: 'adam' | 'sgd';
-  learning_rate?: number;
-  momentum?: number;
-  weight_decay?: number;
-  schedule?: LearningRateSchedule;
-  augment?: AugmentOptions;
-  validation_split?: number;
-  seed?: number;
-  limit?: number;
-}
+import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 
 /** The one upstream holding a dataset (fetch or poison output). Shared with transfer-retrain. */
 export function datasetInput(ctx: StageContext, stageKind: string): StageInput {
@@ -44,26 +28,26 @@ export function firstImages(set: ImageSet, limit: number | undefined): ImageSet 
   return { ...set, count: limit, images: set.images.subarray(0, limit * size), labels: set.labels.subarray(0, limit) };
 }
 
-const train: StageImplementation<TrainParams> = {
-  kind: 'train',
+const train = defineStage('train')({
   async run(params, ctx) {
     await startEngine(ctx);
     const input = datasetInput(ctx, 'train');
     const info = await readDatasetInfo(input.dir);
     const data = firstImages(await readSplit(input.dir, 'train'), params.limit);
+    // train.json records the options in this order (its bytes are part of downstream cache keys).
     const resolved = {
       model: params.model,
-      width: params.width ?? 1,
-      epochs: params.epochs ?? 10,
-      batch_size: params.batch_size ?? 64,
-      optimizer: params.optimizer ?? 'adam',
-      learning_rate: params.learning_rate ?? 0.001,
-      momentum: params.momentum ?? 0.9,
-      weight_decay: params.weight_decay ?? 0,
-      schedule: params.schedule ?? { type: 'constant' as const },
-      augment: params.augment ?? {},
-      validation_split: params.validation_split ?? 0,
-      seed: params.seed ?? 0,
+      width: params.width,
+      epochs: params.epochs,
+      batch_size: params.batch_size,
+      optimizer: params.optimizer,
+      learning_rate: params.learning_rate,
+      momentum: params.momentum,
+      weight_decay: params.weight_decay,
+      schedule: params.schedule,
+      augment: params.augment,
+      validation_split: params.validation_split,
+      seed: params.seed,
       limit: params.limit ?? null,
     };
     const model = buildModel(resolved.model, {
@@ -98,6 +82,6 @@ const train: StageImplementation<TrainParams> = {
     model.dispose();
     return { metrics: historyMetrics(history, timings) };
   },
-};
+});
 
 export default train;

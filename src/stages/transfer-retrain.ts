@@ -8,22 +8,10 @@ import { loadModel } from '../ml/model-io.js';
 import { createRng, deriveSeed, sample } from '../ml/rng.js';
 import { layerNames, trainModel } from '../ml/train.js';
 import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
-import { StageError, type StageContext, type StageImplementation, type StageInput } from './contract.js';
+import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
+import { defineStage } from './params.js';
 import { startEngine } from './engine-setup.js';
 import { datasetInput } from './train.js';
-
-/** Mirrors schemas/stages/transfer-retrain.schema.json. */
-export interface TransferRetrainParams {
-  fraction?: number;
-  reinit_head?: boolean;
-  freeze_up_to?: string;
-  epochs?: number;
-  batch_size?: number;
-  optimizer?: 'adam' | 'sgd';
-  learning_rate?: number;
-  momentum?: number;
-  seed?: number;
-}
 
 function modelInput(ctx: StageContext): StageInput {
   const candidates = ctx.inputs.filter((input) => existsSync(join(input.dir, 'model', 'model.json')));
@@ -74,22 +62,22 @@ async function poisonRate(dir: string): Promise<number | undefined> {
   }
 }
 
-const transferRetrain: StageImplementation<TransferRetrainParams> = {
-  kind: 'transfer-retrain',
+const transferRetrain = defineStage('transfer-retrain')({
   async run(params, ctx) {
     await startEngine(ctx);
     const source = modelInput(ctx);
     const dataInput = datasetInput(ctx, 'transfer-retrain');
+    // train.json records the options in this order (its bytes are part of downstream cache keys).
     const resolved = {
-      fraction: params.fraction ?? 0.1,
-      reinit_head: params.reinit_head ?? false,
+      fraction: params.fraction,
+      reinit_head: params.reinit_head,
       freeze_up_to: params.freeze_up_to ?? null,
-      epochs: params.epochs ?? 5,
-      batch_size: params.batch_size ?? 64,
-      optimizer: params.optimizer ?? 'adam',
-      learning_rate: params.learning_rate ?? 0.0001,
-      momentum: params.momentum ?? 0.9,
-      seed: params.seed ?? 0,
+      epochs: params.epochs,
+      batch_size: params.batch_size,
+      optimizer: params.optimizer,
+      learning_rate: params.learning_rate,
+      momentum: params.momentum,
+      seed: params.seed,
     };
     const rate = await poisonRate(dataInput.dir);
     if (rate !== undefined && rate > 0) {
@@ -126,6 +114,6 @@ const transferRetrain: StageImplementation<TransferRetrainParams> = {
     model.dispose();
     return { metrics: historyMetrics(history, timings) };
   },
-};
+});
 
 export default transferRetrain;

@@ -6,7 +6,7 @@ import {
 } from '../../src/ml/cifar.js';
 import { CIFAR10_CLASSES } from '../../src/ml/dataset.js';
 import type { JsonObject } from '../../src/common/json.js';
-import type { StageContext, StageInput, StageProgress } from '../../src/stages/contract.js';
+import type { StageContext, StageInput, StageProgress } from '../../src/common/stage-contract.js';
 
 /**
  * Tiny CIFAR-10-format fixtures for tests of every area: batch files with a known, checkable

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import plot from '../../src/stages/plot.js';
-import type { StageInput } from '../../src/stages/contract.js';
+import type { StageInput } from '../../src/common/stage-contract.js';
 import { runCli, tempWorkspace } from '../executor/helpers.js';
 import { fakeContext, fakeHistory, fakeInput, fakeMetrics } from './fixtures.js';
 import { sweepRun, writeRun } from './run-fixture.js';

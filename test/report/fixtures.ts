@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AttackMetrics, TrainingHistory } from '../../src/ml/artifacts.js';
 import type { MatrixPoint } from '../../src/pipeline/types.js';
-import type { StageContext, StageInput, StageProgress } from '../../src/stages/contract.js';
+import type { StageContext, StageInput, StageProgress } from '../../src/common/stage-contract.js';
 
 /** A temp directory for one test; remove it with `rm(dir, {recursive: true, force: true})`. */
 export function tempDir(prefix: string): Promise<string> {

@@ -8,7 +8,7 @@ import { initEngine } from '../../src/engine/index.js';
 import type { TriggerSpec } from '../../src/ml/artifacts.js';
 import { CIFAR10_CLASSES, writeDataset, type ImageSet } from '../../src/ml/dataset.js';
 import { saveModel } from '../../src/ml/model-io.js';
-import { StageError } from '../../src/stages/contract.js';
+import { StageError } from '../../src/common/stage-contract.js';
 import stage, { evaluateBackdoor, type BatchPredictor } from '../../src/stages/evaluate.js';
 import { testStageContext, testStageInput } from '../helpers/cifar-fixture.js';
 

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { packageRoot } from '../../src/common/paths.js';
 import { CIFAR10_SHA256, sha256Bytes } from '../../src/ml/checksums.js';
 import { readDatasetInfo, readSplit } from '../../src/ml/dataset.js';
-import { StageError } from '../../src/stages/contract.js';
+import { StageError } from '../../src/common/stage-contract.js';
 import stage, { type FetchParams } from '../../src/stages/fetch.js';
 import {
   makeCifarFixture, makeCifarTarGz, testStageContext, writeCifarFixtureDirectory, type RecordingContext,

@@ -13,7 +13,7 @@ import { CIFAR10_CLASSES, writeDataset } from '../../src/ml/dataset.js';
 import { saveModel } from '../../src/ml/model-io.js';
 import type { PixelSearchResult } from '../../src/ml/attacks/one-pixel-search.js';
 import stage, { type OnePixelSearchParams } from '../../src/stages/one-pixel-search.js';
-import type { StageContext, StageInput, StageProgress } from '../../src/stages/contract.js';
+import type { StageContext, StageInput, StageProgress } from '../../src/common/stage-contract.js';
 
 const GRAY = 128;
 const TEST_LABELS = [0, 0, 0, 0, 5, 0, 0, 0];

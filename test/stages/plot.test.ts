@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AttackMetrics, TrainingHistory } from '../../src/ml/artifacts.js';
-import { StageError, type StageInput, type StageResult } from '../../src/stages/contract.js';
+import { StageError, type StageInput, type StageResult } from '../../src/common/stage-contract.js';
 import plot, { type FigureEntry } from '../../src/stages/plot.js';
 import { fakeContext, fakeHistory, fakeInput, fakeMetrics, tempDir, type FakeContext } from '../report/fixtures.js';
 import { parseCsv, pngSize, xmlProblem } from '../report/xml.js';

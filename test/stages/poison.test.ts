@@ -9,7 +9,7 @@ import type { TriggerSpec } from '../../src/ml/artifacts.js';
 import { readDatasetInfo, readSplit, writeDataset } from '../../src/ml/dataset.js';
 import { generateSynthetic } from '../../src/ml/synthetic.js';
 import stage from '../../src/stages/poison.js';
-import { StageError } from '../../src/stages/contract.js';
+import { StageError } from '../../src/common/stage-contract.js';
 import { testStageContext, testStageInput } from '../helpers/cifar-fixture.js';
 
 let root = '';

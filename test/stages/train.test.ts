@@ -9,7 +9,7 @@ import { schemasDir } from '../../src/common/paths.js';
 import type { TrainingHistory } from '../../src/ml/artifacts.js';
 import { writeDataset, type ImageSet } from '../../src/ml/dataset.js';
 import { loadModel } from '../../src/ml/model-io.js';
-import type { StageContext, StageInput, StageProgress } from '../../src/stages/contract.js';
+import type { StageContext, StageInput, StageProgress } from '../../src/common/stage-contract.js';
 import trainStage from '../../src/stages/train.js';
 import transferStage from '../../src/stages/transfer-retrain.js';
 import { colourSet as colourSetOf, COLOUR_SET_SIDE } from '../helpers/colour-set.js';

@@ -1,7 +1,7 @@
 import type { StageResources } from '../../pipeline/resources.js';
-import type { StageProgress, StageResult } from '../../stages/contract.js';
+import type { StageProgress, StageResult } from '../../common/stage-contract.js';
 import type { PendingEntry } from '../cache.js';
-import type { ChildStartMessage } from '../child-protocol.js';
+import type { ChildStartMessage } from '../../common/stage-protocol.js';
 import type { BackendInfo, JobUpdate } from '../events.js';
 import type { CacheKey, ContentHash } from '../fingerprint.js';
 

@@ -1,6 +1,6 @@
 import type { SlurmSettings } from '../../pipeline/executor-settings.js';
 import { timeLimitSeconds, type StageResources } from '../../pipeline/resources.js';
-import type { ChildStartMessage } from '../child-protocol.js';
+import type { ChildStartMessage } from '../../common/stage-protocol.js';
 import type { JobFiles } from '../job-protocol.js';
 import { THREADS_ENV } from '../../common/threads.js';
 

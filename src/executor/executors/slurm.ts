@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { EXECUTOR_DEFAULTS, type SlurmSettings } from '../../pipeline/executor-settings.js';
 import { formatDuration, timeLimitSeconds, type StageResources } from '../../pipeline/resources.js';
 import type { PendingEntry } from '../cache.js';
-import type { ChildStartMessage } from '../child-protocol.js';
+import type { ChildStartMessage } from '../../common/stage-protocol.js';
 import type { JobUpdate } from '../events.js';
 import { jobFilesOf, type JobEvent, type JobFiles, type JobRecord, type JobResult } from '../job-protocol.js';
 import { readJsonFile, writeJsonAtomic } from '../json-file.js';

@@ -1,4 +1,4 @@
-import type { JsonObject, JsonValue } from '../common/json.js';
+import type { JsonObject, JsonValue } from './json.js';
 import type { MatrixPoint } from '../pipeline/types.js';
 
 /** One upstream instance as a stage sees it: a finished, read-only output directory. */
@@ -52,8 +52,9 @@ export interface StageResult {
 }
 
 /**
- * A stage kind's implementation. Params arrive already validated against
- * schemas/stages/<kind>.schema.json, so `P` is a trusted view of them.
+ * A stage kind's implementation, as the stage child loads it (`export default` of
+ * src/stages/<kind>.ts). Built with `defineStage` (src/stages/params.ts), `run` validates the params
+ * against schemas/stages/<kind>.schema.json and fills in their defaults before the stage sees them.
  */
 export interface StageImplementation<P = JsonObject> {
   kind: string;

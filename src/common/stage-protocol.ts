@@ -1,5 +1,5 @@
-import type { JsonObject } from '../common/json.js';
-import type { StageInput, StageProgress, StageResult } from '../stages/contract.js';
+import type { JsonObject } from './json.js';
+import type { StageInput, StageProgress, StageResult } from './stage-contract.js';
 
 /** First message to a stage child: everything the StageContext needs, as plain data. */
 export interface ChildStartMessage {
