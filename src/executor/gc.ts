@@ -45,7 +45,7 @@ function describeUser(record: LiveRunRecord): string {
 }
 
 function describeJob(job: JobInFlight): string {
-  return `${job.describe} still writes into it (submitted by pid ${job.record.head.pid} on ${job.record.head.host})`;
+  return `${job.describe} (submitted by pid ${job.record.head.pid} on ${job.record.head.host})`;
 }
 
 /**
@@ -171,7 +171,7 @@ function ownerPidOf(name: string): number | undefined {
  * directories. Only what belongs to a process that no longer exists on this host is touched. Runs
  * call this at their start; `gc` too. Training checkpoints (scratch/) are kept on purpose: they
  * are how a killed training resumes. A pending entry of a dead head whose Slurm job is still queued
- * or running is kept too (the job writes into it, and a rerun adopts it): `jobs` lists them, found
+ * or running, or that finished with a result not adopted yet, is kept too (a rerun adopts the job): `jobs` lists them, found
  * from the job records in scratch/ when not given.
  */
 export async function sweepLeftovers(

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execaNode } from 'execa';
@@ -107,11 +107,27 @@ test('gc after a Slurm head was killed: the pending dir and cache entry its job 
     assert.is(noSlurm.code, 0, noSlurm.stderr);
     assert.match(
       noSlurm.stdout,
-      `skipped temp dir ${pendingName}: Slurm job 4242 (no result yet; Slurm could not be asked: squeue failed: slurm_load_jobs error: Unable to contact slurm controller (connect failure)) still writes into it`,
+      `skipped temp dir ${pendingName}: Slurm job 4242 (no result yet; Slurm could not be asked: squeue failed: slurm_load_jobs error: Unable to contact slurm controller (connect failure)) may still write into it`,
     );
     assert.ok(await exists(pending));
 
-    // The same job ended: its leftovers go like any dead process's.
+    // The job finished with its outputs: they wait for a rerun to adopt them, whether Slurm answers or not.
+    await writeFile(files.result, JSON.stringify({ type: 'done', result: {}, contentHash: '0'.repeat(64) }));
+    for (const state of ['COMPLETED', 'DOWN']) {
+      await squeue.setState(state);
+      const done = await runCli(['gc', '--keep', '0'], ws.dir, withSqueue);
+      assert.is(done.code, 0, done.stderr);
+      assert.match(done.stdout, `skipped temp dir ${pendingName}: Slurm job 4242 finished with a result that a rerun adopts (submitted by pid ${head} on ${hostname()})`);
+      assert.ok(await exists(pending), state);
+    }
+    // Slurm says it failed after writing the result: a rerun runs the instance again, so its files go.
+    await squeue.setState('FAILED');
+    const failed = await runCli(['gc', '--keep', '0', '--dry-run'], ws.dir, withSqueue);
+    assert.is(failed.code, 0, failed.stderr);
+    assert.match(failed.stdout, `would remove temp dir ${pendingName}`);
+    await rm(files.result);
+
+    // The same job ended without a result: its leftovers go like any dead process's.
     await squeue.setState('COMPLETED');
     const ended = await runCli(['gc', '--keep', '0'], ws.dir, withSqueue);
     assert.is(ended.code, 0, ended.stderr);
