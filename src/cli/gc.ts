@@ -11,7 +11,9 @@ const USAGE = `Usage: bdlab gc [--dry-run] [--keep N] [options]
 Frees disk space: deletes cache entries that no kept run refers to (through its plan.json or
 manifest.json), and temp directories left by killed processes. With --keep N, only the newest N
 runs are kept and the older run directories are deleted too. Prints what it removes and the bytes freed.
-A run that is still running keeps its directory and every cache entry it uses; gc says what it skipped.
+A run that is still running keeps its directory and every cache entry it uses, and a Slurm job that
+is still queued or running keeps the pending directory it writes into, even when the run that
+submitted it was killed; gc says what it skipped.
 
 Options:
   --dry-run           only report what would be removed
@@ -41,18 +43,21 @@ export const gcCommand: Command = {
     });
     if (problem) throw new UsageError(`gc: ${problem}`);
     const dryRun = flag(values, 'dry-run');
-    const report = await collectGarbage(ws, { dryRun, ...(keep !== undefined ? { keep } : {}) });
+    const report = await collectGarbage(ws, { dryRun, env: io.env, ...(keep !== undefined ? { keep } : {}) });
     const verb = dryRun ? 'would remove' : 'removed';
-    const skipped = report.skippedRuns.length + report.skippedEntries.length;
+    const skipped = report.skippedRuns.length + report.skippedEntries.length + report.skippedTmp.length;
     for (const run of report.removedRuns) io.out(`${verb} run ${run}`);
     for (const e of report.removedEntries) io.out(`${verb} cache entry ${shortKey(e.key)} (${formatBytes(e.bytes)})`);
     for (const t of report.removedTmp) io.out(`${verb} temp dir ${t}`);
-    for (const r of report.skippedRuns) io.out(`skipped run ${r.what}: a running bdlab run uses it (${r.by})`);
-    for (const e of report.skippedEntries) io.out(`skipped cache entry ${shortKey(e.what as CacheKey)}: a running bdlab run uses it (${e.by})`);
+    for (const r of report.skippedRuns) io.out(`skipped run ${r.what}: ${r.because}`);
+    for (const e of report.skippedEntries) io.out(`skipped cache entry ${shortKey(e.what as CacheKey)}: ${e.because}`);
+    for (const t of report.skippedTmp) io.out(`skipped temp dir ${t.what}: ${t.because}`);
     io.out(
       `gc: ${verb} ${report.removedEntries.length} cache entr${report.removedEntries.length === 1 ? 'y' : 'ies'}, ${report.removedRuns.length} run(s), ${report.removedTmp.length} temp dir(s); ` +
         `kept ${report.keptEntries} entr${report.keptEntries === 1 ? 'y' : 'ies'} of ${report.keptRuns.length} run(s); ${dryRun ? 'would free' : 'freed'} ${report.freedBytes} bytes (${formatBytes(report.freedBytes)})` +
-        (skipped > 0 ? `; skipped ${report.skippedRuns.length} run(s) and ${report.skippedEntries.length} cache entr${report.skippedEntries.length === 1 ? 'y' : 'ies'} in use by running runs` : ''),
+        (skipped > 0
+          ? `; skipped ${report.skippedRuns.length} run(s), ${report.skippedEntries.length} cache entr${report.skippedEntries.length === 1 ? 'y' : 'ies'} and ${report.skippedTmp.length} temp dir(s) in use by running runs or Slurm jobs`
+          : ''),
     );
     return EXIT_OK;
   },

@@ -1,9 +1,9 @@
 import { readRuns } from '../executor/run-history.js';
-import { workspaceAt } from '../executor/workspace.js';
-import { absolutePath, flag, optionalString, parseCommandArgs, workspaceOptions } from './args.js';
+import { flag, parseCommandArgs, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 import { formatDuration, formatTable } from './table.js';
+import { workspaceToRead } from './workspace-arg.js';
 
 const USAGE = `Usage: bdlab runs [options]
 
@@ -25,7 +25,7 @@ export const runsCommand: Command = {
       return EXIT_OK;
     }
     if (positionals.length > 0) throw new UsageError(`runs: unexpected argument ${positionals[0]}`);
-    const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd);
+    const ws = await workspaceToRead(io, values, 'runs');
     const runs = await readRuns(ws.runsDir);
     if (runs.length === 0) {
       io.out(`no runs in ${ws.runsDir}`);

@@ -5,11 +5,11 @@ import { readJsonFile } from '../executor/json-file.js';
 import type { InstanceRecord } from '../executor/manifest.js';
 import { resolveRunRef } from '../executor/run-dir.js';
 import { readRun } from '../executor/run-history.js';
-import { workspaceAt } from '../executor/workspace.js';
-import { absolutePath, flag, optionalString, parseCommandArgs, workspaceOptions } from './args.js';
+import { flag, parseCommandArgs, workspaceOptions } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INVALID, EXIT_OK, UsageError, type CliIo } from './io.js';
 import { formatDuration, formatTable } from './table.js';
+import { workspaceToRead } from './workspace-arg.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sanitizeInstanceId } from '../pipeline/index.js';
@@ -36,7 +36,7 @@ export const showCommand: Command = {
       return EXIT_OK;
     }
     if (positionals.length !== 1) throw new UsageError('show: expected one RUN id (or "latest")');
-    const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd);
+    const ws = await workspaceToRead(io, values, 'show');
     const id = await resolveRunRef(ws.runsDir, positionals[0]!);
     if (!id) {
       io.err(`bdlab show: no run "${positionals[0]}" in ${ws.runsDir} (or it matches several); "bdlab runs" lists them`);

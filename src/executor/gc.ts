@@ -2,6 +2,7 @@ import { lstat, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CacheStore } from './cache.js';
 import type { CacheKey } from './fingerprint.js';
+import { slurmJobsInFlight, type JobInFlight } from './executors/slurm-jobs-in-flight.js';
 import { isCode } from './fs-removal.js';
 import { HashMemo } from './hash-memo.js';
 import { LiveRunsView, type LiveRunRecord } from './live-runs.js';
@@ -15,13 +16,15 @@ export interface GcOptions {
   keep?: number;
   dryRun: boolean;
   locks?: LockManager;
+  /** For the Slurm commands (their PATH); the process's environment when undefined. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface GcSkip {
-  /** Run id or cache key. */
+  /** Run id, cache key or temp dir name. */
   what: string;
-  /** Who uses it: `pid N on HOST`. */
-  by: string;
+  /** Who uses it: `a running bdlab run uses it (pid N on HOST)`, `Slurm job 42 (RUNNING) still writes into it`. */
+  because: string;
 }
 
 export interface GcReport {
@@ -30,14 +33,19 @@ export interface GcReport {
   removedEntries: { key: CacheKey; bytes: number }[];
   keptEntries: number;
   removedTmp: string[];
-  /** Runs and entries that would have been removed but a running `bdlab run` uses them. */
+  /** Runs, entries and temp dirs that would have been removed but a running `bdlab run` or Slurm job uses them. */
   skippedRuns: GcSkip[];
   skippedEntries: GcSkip[];
+  skippedTmp: GcSkip[];
   freedBytes: number;
 }
 
 function describeUser(record: LiveRunRecord): string {
-  return record.owner ? `pid ${record.owner.pid} on ${record.owner.host}` : `registration ${record.token}`;
+  return `a running bdlab run uses it (${record.owner ? `pid ${record.owner.pid} on ${record.owner.host}` : `registration ${record.token}`})`;
+}
+
+function describeJob(job: JobInFlight): string {
+  return `${job.describe} (submitted by pid ${job.record.head.pid} on ${job.record.head.host})`;
 }
 
 /**
@@ -54,6 +62,9 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
   const runs = await readRuns(ws.runsDir);
   const live = new LiveRunsView(ws.cacheDir, locks, false);
   await live.refresh();
+  // A head killed with kill -9 leaves its Slurm jobs running and registers nothing any more.
+  const jobs = await slurmJobsInFlight(ws.scratchDir, opts.env);
+  const jobOfKey = new Map(jobs.map((job) => [job.key, job]));
 
   const cut = opts.keep === undefined ? 0 : Math.max(0, runs.length - opts.keep);
   const skippedRuns: GcSkip[] = [];
@@ -66,7 +77,7 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
   for (const run of runs.slice(0, cut)) {
     const user = live.userOfRunDir(run.dir);
     if (user) {
-      skippedRuns.push({ what: run.id, by: describeUser(user) });
+      skippedRuns.push({ what: run.id, because: describeUser(user) });
       kept.push(run);
     } else {
       removedRuns.push(run);
@@ -91,9 +102,10 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     }
     await live.refresh();
     const user = live.userOfKey(key);
-    if (user) {
+    const job = jobOfKey.get(key);
+    if (user || job) {
       keptEntries += 1;
-      skippedEntries.push({ what: key, by: describeUser(user) });
+      skippedEntries.push({ what: key, because: user ? describeUser(user) : describeJob(job!) });
       continue;
     }
     const dir = cache.entryDir(key);
@@ -116,7 +128,7 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     const lateUser = live.userOfKey(key);
     if (lateUser && (await rename(aside, dir).then(() => true, () => false))) {
       keptEntries += 1;
-      skippedEntries.push({ what: key, by: describeUser(lateUser) });
+      skippedEntries.push({ what: key, because: describeUser(lateUser) });
       continue;
     }
     await rm(aside, { recursive: true, force: true });
@@ -128,7 +140,7 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     freed += await diskUsage(run.dir);
     if (!opts.dryRun) await rm(run.dir, { recursive: true, force: true });
   }
-  const leftovers = await sweepLeftovers(ws, locks, opts.dryRun);
+  const leftovers = await sweepLeftovers(ws, locks, { dryRun: opts.dryRun, jobs });
   freed += leftovers.bytes;
   if (!opts.dryRun) await memo.save();
   return {
@@ -139,6 +151,7 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     removedTmp: leftovers.removed,
     skippedRuns,
     skippedEntries,
+    skippedTmp: leftovers.skipped,
     freedBytes: freed,
   };
 }
@@ -157,17 +170,32 @@ function ownerPidOf(name: string): number | undefined {
  * (`.<key>.incoming.<pid>.*`), lock directories of dead holders, and staging or broken lock
  * directories. Only what belongs to a process that no longer exists on this host is touched. Runs
  * call this at their start; `gc` too. Training checkpoints (scratch/) are kept on purpose: they
- * are how a killed training resumes.
+ * are how a killed training resumes. A pending entry of a dead head whose Slurm job is still queued
+ * or running, or that finished with a result not adopted yet, is kept too (a rerun adopts the job): `jobs` lists them, found
+ * from the job records in scratch/ when not given.
  */
-export async function sweepLeftovers(ws: Workspace, locks: LockManager, dryRun = false): Promise<{ removed: string[]; bytes: number }> {
+export async function sweepLeftovers(
+  ws: Workspace,
+  locks: LockManager,
+  opts: { dryRun?: boolean; jobs?: JobInFlight[] } = {},
+): Promise<{ removed: string[]; skipped: GcSkip[]; bytes: number }> {
+  const dryRun = opts.dryRun ?? false;
   const liveRuns = new LiveRunsView(ws.cacheDir, locks, !dryRun);
   await liveRuns.refresh();
   const removed: string[] = [...liveRuns.removed];
+  const skipped: GcSkip[] = [];
+  let jobs = opts.jobs;
   let bytes = 0;
   const sweep = async (dir: string, name: string): Promise<void> => {
     const pid = ownerPidOf(name);
     if (pid === undefined || isAlive(pid)) return;
     const path = join(dir, name);
+    jobs ??= await slurmJobsInFlight(ws.scratchDir);
+    const job = jobs.find((j) => j.record.pending.dir === path);
+    if (job) {
+      skipped.push({ what: name, because: describeJob(job) });
+      return;
+    }
     bytes += await diskUsage(path);
     removed.push(name);
     if (!dryRun) await rm(path, { recursive: true, force: true });
@@ -191,7 +219,7 @@ export async function sweepLeftovers(ws: Workspace, locks: LockManager, dryRun =
       await sweep(locks.locksDir, name);
     }
   }
-  return { removed, bytes };
+  return { removed, skipped, bytes };
 }
 
 /** Bytes of regular files below `path`; symlinks are not followed (a run's outputs link into the cache). */

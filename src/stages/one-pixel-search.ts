@@ -196,7 +196,11 @@ const onePixelSearch = defineStage('one-pixel-search')({
         (a, b) => order.get(a.image)! - order.get(b.image)! || (a.target ?? -1) - (b.target ?? -1),
       );
       const outcomes = results.map(({ image, trueClass, target, predicted, probability }) => ({ image, trueClass, target, predicted, probability }));
-      const metrics: JsonObject = {
+      // The content-addressed metrics.json holds only what the results determine, so a rebuild
+      // (forced, or resumed after a kill) with identical pixels has an identical content hash and
+      // its dependents stay cached. How this process got there (speed, time, evaluations it ran
+      // itself, images resumed from a checkpoint) goes to the log and the stage's metrics.
+      const resultMetrics: JsonObject = {
         ...aggregateAttackOutcomes(outcomes, numClasses),
         model: modelInput.id,
         dataset: dataInput.id,
@@ -207,14 +211,17 @@ const onePixelSearch = defineStage('one-pixel-search')({
         mutation,
         earlyStop,
         seed,
+        backend: backend.name,
+      };
+      const runMetrics: JsonObject = {
         imagesPerMinute: search.imagesPerMinute,
         searchSeconds: search.seconds,
         forwardFraction: search.seconds > 0 ? search.forwardSeconds / search.seconds : 0,
         evaluations: search.evaluations,
         resumedImages: selection.images.length - pending.length,
-        backend: backend.name,
       };
-      await writeFile(join(ctx.outDir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
+      const metrics: JsonObject = { ...resultMetrics, ...runMetrics };
+      await writeFile(join(ctx.outDir, 'metrics.json'), JSON.stringify(resultMetrics, null, 2) + '\n');
       await writeFile(join(ctx.outDir, 'pixels.json'), JSON.stringify(results, null, 2) + '\n');
 
       if (exampleCount > 0) {
@@ -229,7 +236,8 @@ const onePixelSearch = defineStage('one-pixel-search')({
       ctx.log(
         `${mode} one-pixel search on ${selection.images.length} images: non-targeted success ${(metrics.nonTargetedSuccessRate as number).toFixed(3)}` +
           (mode === 'targeted' ? `, targeted success ${(metrics.targetedSuccessRate as number).toFixed(3)}` : '') +
-          `, ${search.imagesPerMinute.toFixed(1)} images/min`,
+          `, ${search.imagesPerMinute.toFixed(1)} images/min, ${search.seconds.toFixed(1)} s, ${search.evaluations} evaluations` +
+          (runMetrics.resumedImages ? `, ${String(runMetrics.resumedImages)} images resumed` : ''),
       );
       return { metrics };
     } finally {

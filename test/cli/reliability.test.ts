@@ -108,7 +108,7 @@ test('gc --keep 0 during a run: the run completes; gc removes the older run and 
     assert.match(gc.stdout, `removed run `);
     assert.match(gc.stdout, new RegExp(`skipped run ${live}: a running bdlab run uses it \\(pid \\d+ on `));
     assert.match(gc.stdout, /skipped cache entry [0-9a-f]+: a running bdlab run uses it/);
-    assert.match(gc.stdout, /; skipped 1 run\(s\) and 1 cache entry in use by running runs/);
+    assert.match(gc.stdout, /; skipped 1 run\(s\), 1 cache entry and 0 temp dir\(s\) in use by running runs or Slurm jobs/);
     const r = await cli.proc;
     assert.is(r.exitCode, 0, cli.output());
     const m = (await manifests(ws.dir))[0]!;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import type { JsonObject } from '../../src/common/json.js';
+import { hashTree } from '../../src/executor/tree-hash.js';
 import { packageRoot } from '../../src/common/paths.js';
 import { initEngine } from '../../src/engine/index.js';
 import { compileSchema } from '../../src/pipeline/validators.js';
@@ -112,8 +113,14 @@ test('non-targeted stage finds the planted pixel and writes metrics.json, pixels
   assert.is(m.mode, 'non-targeted');
   assert.is((m.classPairs as number[][])[0]![3], 3);
   assert.equal(m.targetClassHistogram, [0, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
-  assert.ok((m.imagesPerMinute as number) > 0);
-  assert.equal(run.result.metrics, m);
+  // Timing is the stage's metrics (manifest, log), never the content-addressed metrics.json.
+  for (const timing of ['imagesPerMinute', 'searchSeconds', 'forwardFraction', 'evaluations', 'resumedImages']) assert.not.ok(timing in m, timing);
+  const reported = run.result.metrics!;
+  assert.ok((reported.imagesPerMinute as number) > 0);
+  assert.ok((reported.searchSeconds as number) > 0);
+  assert.ok((reported.evaluations as number) >= 3 * 50);
+  assert.is(reported.resumedImages, 0);
+  assert.equal({ ...m, imagesPerMinute: reported.imagesPerMinute, searchSeconds: reported.searchSeconds, forwardFraction: reported.forwardFraction, evaluations: reported.evaluations, resumedImages: 0 }, reported);
 
   // examples.png: 3 pairs of 128×128 cells; the adversarial cell shows the found colour at (5, 7).
   const png = PNG.sync.read(await readFile(join(run.outDir, 'examples.png')));
@@ -140,15 +147,20 @@ test('progress reports generation and best fitness values', async () => {
   assert.is(run.progress.at(-1)!.values?.imagesDone, 1);
 });
 
-test('same seed reproduces pixels.json; an interrupted run resumes from the scratch checkpoint', async () => {
+test('same seed reproduces the outputs byte for byte: a rebuild, and a run resumed from the scratch checkpoint, have the same content hash', async () => {
   const first = await runStage(SMALL, 'b');
   const again = await runStage(SMALL, 'c');
   assert.equal(again.pixels, first.pixels);
-  assert.is(first.metrics.resumedImages, 0);
+  assert.is(first.result.metrics!.resumedImages, 0);
   const resumed = await runStage(SMALL, 'd', 'b');
-  assert.is(resumed.metrics.resumedImages, 3);
-  assert.is(resumed.metrics.evaluations, 0);
+  assert.is(resumed.result.metrics!.resumedImages, 3);
+  assert.is(resumed.result.metrics!.evaluations, 0);
   assert.equal(resumed.pixels, first.pixels);
+  // The executor's content hash of the three output directories (what dependents' keys are built from).
+  const [a, b, d] = await Promise.all([first, again, resumed].map((r) => hashTree(r.outDir)));
+  assert.equal(a!.files.map((f) => f.path), ['examples.png', 'metrics.json', 'pixels.json']);
+  assert.is(b!.contentHash, a!.contentHash, 'a forced rebuild has the same content hash');
+  assert.is(d!.contentHash, a!.contentHash, 'a resumed build has the same content hash');
 });
 
 test('targeted stage: 9 searches per image, only the planted class is reached', async () => {

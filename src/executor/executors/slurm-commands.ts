@@ -66,6 +66,7 @@ export class SlurmCommands {
     const found = new Map<string, QueueEntry>();
     if (jobIds.length === 0) return found;
     const r = await this.exec('squeue', ['--noheader', '--states=all', `--jobs=${jobIds.join(',')}`, '--format=%i|%T|%r|%N|%j']);
+    if (r.missing) throw new SlurmCommandError('squeue is not on PATH');
     // squeue fails when *none* of the ids is known any more; that is an answer, not an error.
     if (r.code !== 0 && !/Invalid job id/i.test(r.stderr)) throw new SlurmCommandError(`squeue failed: ${r.stderr || `exit code ${r.code}`}`);
     for (const line of r.stdout.split('\n')) {
