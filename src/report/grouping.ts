@@ -81,7 +81,10 @@ export function arrange(instances: readonly EvaluatedInstance[], exclude: readon
   const baseGroup = (i: EvaluatedInstance): string => (groupByStage ? stageWords.get(i.id)! : describeMatrix(i.matrix, groupKeys));
   const rest = keys.filter((key) => !groupKeys.includes(key));
   const determined = rest.filter((key) => determinedBy(instances, baseGroup, key));
-  const conditionKeys = rest.filter((key) => !determined.includes(key));
+  // A key fixed by the group and the stage together (a search's image count per model and mode) is
+  // a setting, not a condition: it stays in the instance id (tooltips) rather than splitting bars.
+  const byGroupAndStage = (i: EvaluatedInstance): string => `${baseGroup(i)}\u0000${i.stage}`;
+  const conditionKeys = rest.filter((key) => !determined.includes(key) && !(stagesVary && determinedBy(instances, byGroupAndStage, key)));
 
   const groupOf = new Map<string, string>();
   const conditionOf = new Map<string, string>();
