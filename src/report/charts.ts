@@ -3,7 +3,8 @@ import { CIFAR10_CLASSES } from '../ml/dataset.js';
 import { ConditionColours } from './grouping.js';
 import type { EvaluatedInstance, TrainedInstance } from './instances.js';
 import {
-  backdoorConfidenceFigure, backdoorSuccessFigure, groupedClassPairsFigure, groupedCleanAccuracyFigure, groupedHistogramFigure, searchFigure,
+  backdoorConfidenceFigure, backdoorSuccessFigure, groupedClassPairsFigure, groupedCleanAccuracyFigure, groupedHistogramFigure,
+  groupedTrainingCurvesFigure, searchFigure,
 } from './paper-figures.js';
 import { placementAccuracyFigure, placementSuccessFigure } from './placement.js';
 import { describeMatrix, LABEL_SEPARATOR, varyingKeys } from './labels.js';
@@ -27,10 +28,6 @@ type Row = Record<string, string | number>;
 
 const PERCENT = '.0%';
 
-function labelOf(data: ReportData, id: string): string {
-  return data.labels.get(id) ?? id;
-}
-
 function withTheme(spec: Omit<TopLevelSpec, 'config' | '$schema'>, title: string, subtitle?: string): TopLevelSpec {
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -38,13 +35,6 @@ function withTheme(spec: Omit<TopLevelSpec, 'config' | '$schema'>, title: string
     config: THEME,
     ...spec,
   } as TopLevelSpec;
-}
-
-/** Axis title for instance labels: the matrix keys they are made of (`Model · Data`), else "Instance". */
-function instanceAxisTitle(ids: readonly { matrix: EvaluatedInstance['matrix'] }[]): string {
-  const keys = varyingKeys(ids.map((i) => i.matrix));
-  if (keys.length === 0) return 'Instance';
-  return keys.map(capitalise).join(LABEL_SEPARATOR);
 }
 
 /** The Okabe–Ito palette has 8 colours; beyond that colours would repeat, so fall back to 20. */
@@ -64,46 +54,6 @@ export function classNames(n: number): string[] {
 /** File-name-safe form of a label: lower case, runs of other characters become one dash. */
 export function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9.]+/g, '-').replace(/^-+|-+$/g, '') || 'instance';
-}
-
-/**
- * Loss (left) and accuracy (right) per epoch for every train / transfer-retrain instance; colour is
- * the instance, solid lines are training values, dashed lines validation values.
- */
-export function trainingCurvesFigure(data: ReportData): Figure | undefined {
-  if (data.trained.length === 0) return undefined;
-  const labels = data.trained.map((i) => labelOf(data, i.id));
-  const values: Row[] = [];
-  for (const instance of data.trained) {
-    const label = labelOf(data, instance.id);
-    for (const e of instance.history.epochs) {
-      const add = (panel: string, split: string, value: number | undefined) => {
-        if (value !== undefined && Number.isFinite(value)) values.push({ instance: label, epoch: e.epoch, panel, split, value });
-      };
-      add('loss', 'train', e.loss);
-      add('loss', 'validation', e.valLoss);
-      add('accuracy', 'train', e.accuracy);
-      add('accuracy', 'validation', e.valAccuracy);
-    }
-  }
-  const panel = (which: 'loss' | 'accuracy') => ({
-    width: PANEL_WIDTH,
-    height: 220,
-    transform: [{ filter: `datum.panel === '${which}'` }],
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'Epoch', axis: { tickMinStep: 1, format: 'd' } },
-      y: which === 'loss'
-        ? { field: 'value', type: 'quantitative', title: 'Loss', scale: { zero: false } }
-        : { field: 'value', type: 'quantitative', title: 'Accuracy', axis: { format: PERCENT }, scale: { zero: false } },
-      color: { field: 'instance', type: 'nominal', sort: labels, title: instanceAxisTitle(data.trained), ...categoryScale(labels.length) },
-      strokeDash: { field: 'split', type: 'nominal', sort: ['train', 'validation'], title: 'Split' },
-      shape: { field: 'split', type: 'nominal', sort: ['train', 'validation'], title: 'Split' },
-    },
-  });
-  const spec = { data: { values }, hconcat: [panel('loss'), panel('accuracy')] };
-  const title = 'Training curves';
-  return { name: 'training-curves', title, spec: withTheme(spec as Omit<TopLevelSpec, 'config'>, title, 'solid: training, dashed: validation') };
 }
 
 /** Axis title for the sweep key; `rate` is the poisoning rate in this project. */
@@ -185,7 +135,7 @@ export function buildFigures(data: ReportData, sweepKey: string | undefined): Fi
     placementSuccessFigure(data.evaluated),
     placementAccuracyFigure(data.evaluated),
     sweepKey !== undefined ? sweepFigure(data, sweepKey) : undefined,
-    trainingCurvesFigure(data),
+    groupedTrainingCurvesFigure(data.trained, colours),
   ];
   return figures.filter((f): f is Figure => f !== undefined);
 }

@@ -1,5 +1,5 @@
 import type { MatrixPoint } from '../pipeline/types.js';
-import type { EvaluatedInstance } from './instances.js';
+import type { InstanceRef } from './instances.js';
 import { describeMatrix, LABEL_SEPARATOR, varyingKeys } from './labels.js';
 import { CATEGORY_PALETTE, WIDE_PALETTE } from './theme.js';
 
@@ -23,9 +23,12 @@ export interface Arrangement {
 /** The matrix key that names the network; the figures group by it when instances have it. */
 export const GROUP_KEY = 'model';
 
+/** What arranging needs of an instance: its identity, and for a search whether it was targeted. */
+export type Arrangeable = InstanceRef & { metrics?: { attemptedTargeted: number } };
+
 /** A one-pixel search attacked every other class (targeted) rather than only the true one. */
-export function isTargetedSearch(instance: EvaluatedInstance): boolean {
-  return instance.kind === 'one-pixel-search' && instance.metrics.attemptedTargeted > 0;
+export function isTargetedSearch(instance: Arrangeable): boolean {
+  return instance.kind === 'one-pixel-search' && (instance.metrics?.attemptedTargeted ?? 0) > 0;
 }
 
 /**
@@ -33,8 +36,8 @@ export function isTargetedSearch(instance: EvaluatedInstance): boolean {
  * evaluate-clean / evaluate-backdoored gives `clean`. A search's mode word is dropped too
  * (`search-clean-targeted` gives `clean`), because the figures show the mode as its own panel.
  */
-function stageConditions(instances: readonly EvaluatedInstance[]): Map<string, string> {
-  const wordsOf = (instance: EvaluatedInstance): string[] => {
+function stageConditions(instances: readonly Arrangeable[]): Map<string, string> {
+  const wordsOf = (instance: Arrangeable): string[] => {
     let words = instance.stage.split('-');
     if (instance.kind === 'one-pixel-search') {
       const mode = isTargetedSearch(instance) ? ['targeted'] : ['non', 'targeted'];
@@ -66,7 +69,7 @@ function capitalise(text: string): string {
  * rest, and the stage-derived condition, make the condition label. `exclude` leaves keys out
  * entirely (the row and column of a placement map are axes, not labels).
  */
-export function arrange(instances: readonly EvaluatedInstance[], exclude: readonly string[] = []): Arrangement {
+export function arrange(instances: readonly Arrangeable[], exclude: readonly string[] = []): Arrangement {
   const points = instances.map((i) => i.matrix);
   const keys = varyingKeys(points).filter((key) => !exclude.includes(key));
   const stageWords = stageConditions(instances);
@@ -78,12 +81,12 @@ export function arrange(instances: readonly EvaluatedInstance[], exclude: readon
   else if (stagesVary) groupByStage = true;
   else if (keys.length > 0) groupKeys = [keys[0]!];
 
-  const baseGroup = (i: EvaluatedInstance): string => (groupByStage ? stageWords.get(i.id)! : describeMatrix(i.matrix, groupKeys));
+  const baseGroup = (i: Arrangeable): string => (groupByStage ? stageWords.get(i.id)! : describeMatrix(i.matrix, groupKeys));
   const rest = keys.filter((key) => !groupKeys.includes(key));
   const determined = rest.filter((key) => determinedBy(instances, baseGroup, key));
   // A key fixed by the group and the stage together (a search's image count per model and mode) is
   // a setting, not a condition: it stays in the instance id (tooltips) rather than splitting bars.
-  const byGroupAndStage = (i: EvaluatedInstance): string => `${baseGroup(i)}\u0000${i.stage}`;
+  const byGroupAndStage = (i: Arrangeable): string => `${baseGroup(i)}\u0000${i.stage}`;
   const conditionKeys = rest.filter((key) => !determined.includes(key) && !(stagesVary && determinedBy(instances, byGroupAndStage, key)));
 
   const groupOf = new Map<string, string>();
@@ -106,7 +109,7 @@ export function arrange(instances: readonly EvaluatedInstance[], exclude: readon
 }
 
 /** A key that takes at most one value within each group (e.g. width given the model). */
-function determinedBy(instances: readonly EvaluatedInstance[], groupOf: (i: EvaluatedInstance) => string, key: string): boolean {
+function determinedBy(instances: readonly Arrangeable[], groupOf: (i: Arrangeable) => string, key: string): boolean {
   const seen = new Map<string, string>();
   for (const instance of instances) {
     if (!(key in instance.matrix)) continue;

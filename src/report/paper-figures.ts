@@ -1,7 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Figure } from './charts.js';
 import { arrange, ConditionColours, isTargetedSearch, type Arrangement } from './grouping.js';
-import type { EvaluatedInstance } from './instances.js';
+import type { EvaluatedInstance, TrainedInstance } from './instances.js';
 import { LABEL_SEPARATOR } from './labels.js';
 import { NO_LABEL_LIMIT, THEME } from './theme.js';
 
@@ -266,4 +266,59 @@ export function groupedClassPairsFigure(instances: readonly EvaluatedInstance[],
   };
   const title = 'Class pairs of successful attacks';
   return { name: 'class-pairs', title, spec: themed(spec, title, 'original class (rows of each matrix) → reached class; one matrix per model and condition, shared colour scale') };
+}
+
+/**
+ * Loss and accuracy per epoch (rows) for each network (columns), one colour per condition (the
+ * same as in the other figures: clean, backdoored, after transfer), solid training and dashed
+ * validation lines. Loss and accuracy each have their own y scale, shared across networks.
+ */
+export function groupedTrainingCurvesFigure(trained: readonly TrainedInstance[], colours: ConditionColours): Figure | undefined {
+  if (trained.length === 0) return undefined;
+  const arrangement = arrange(trained);
+  const measures = ['Loss', 'Accuracy'];
+  const values: Row[] = [];
+  for (const instance of trained) {
+    const base = { id: instance.id, group: arrangement.groupOf.get(instance.id)!, condition: arrangement.conditionOf.get(instance.id)! };
+    for (const e of instance.history.epochs) {
+      const add = (measure: string, split: string, value: number | undefined) => {
+        if (value !== undefined && Number.isFinite(value)) values.push({ ...base, epoch: e.epoch, measure, split, value });
+      };
+      add('Loss', 'train', e.loss);
+      add('Loss', 'validation', e.valLoss);
+      add('Accuracy', 'train', e.accuracy);
+      add('Accuracy', 'validation', e.valAccuracy);
+    }
+  }
+  const splits = ['train', 'validation'].filter((split) => values.some((v) => v.split === split));
+  // One faceted row per measure: a row shares its y scale across networks, loss and accuracy do not.
+  const row = (measure: string, first: boolean) => ({
+    transform: [{ filter: `datum.measure === '${measure}'` }],
+    facet: {
+      column: {
+        field: 'group', type: 'nominal', sort: arrangement.groups, title: first ? arrangement.groupTitle || null : null,
+        header: first ? { labelLimit: NO_LABEL_LIMIT } : { labels: false },
+      },
+    },
+    spec: {
+      width: 170,
+      height: 130,
+      mark: { type: 'line', point: { size: 18 } },
+      encoding: {
+        x: { field: 'epoch', type: 'quantitative', title: 'Epoch', axis: { tickMinStep: 1, format: 'd' } },
+        y: { field: 'value', type: 'quantitative', title: measure, scale: { zero: false }, ...(measure === 'Accuracy' ? { axis: { format: PERCENT } } : {}) },
+        color: conditionColour(arrangement, colours),
+        strokeDash: { field: 'split', type: 'nominal', sort: splits, title: 'Split', legend: splits.length > 1 ? {} : null },
+        detail: { field: 'id', type: 'nominal' },
+        tooltip: [
+          { field: 'id', type: 'nominal', title: 'Instance' },
+          { field: 'epoch', type: 'quantitative' },
+          { field: 'value', type: 'quantitative', format: '.3f' },
+        ],
+      },
+    },
+  });
+  const spec = { data: { values }, vconcat: measures.map((measure, index) => row(measure, index === 0)) };
+  const title = 'Training curves';
+  return { name: 'training-curves', title, spec: themed(spec, title, 'loss and accuracy per epoch; solid: training, dashed: validation') };
 }
