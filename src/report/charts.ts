@@ -1,13 +1,13 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { CIFAR10_CLASSES } from '../ml/dataset.js';
-import { ConditionColours } from './grouping.js';
+import { arrange, ConditionColours } from './grouping.js';
 import type { EvaluatedInstance, TrainedInstance } from './instances.js';
 import {
   backdoorConfidenceFigure, backdoorSuccessFigure, groupedClassPairsFigure, groupedCleanAccuracyFigure, groupedHistogramFigure,
   groupedTrainingCurvesFigure, searchFigure,
 } from './paper-figures.js';
 import { placementAccuracyFigure, placementSuccessFigure } from './placement.js';
-import { describeMatrix, LABEL_SEPARATOR, varyingKeys } from './labels.js';
+import { LABEL_SEPARATOR, varyingKeys } from './labels.js';
 import { CATEGORY_PALETTE, PANEL_WIDTH, THEME } from './theme.js';
 
 /** One figure: file stem (`figures/<name>.svg`), human title, and the Vega-Lite spec that draws it. */
@@ -70,8 +70,11 @@ export function sweepFigure(data: ReportData, key: string): Figure | undefined {
   const swept = data.evaluated.filter((i) => typeof i.matrix[key] === 'number');
   if (swept.length < 2) return undefined;
   const otherKeys = varyingKeys(swept.map((i) => i.matrix)).filter((k) => k !== key);
+  // Series are the instances' groups and conditions without the swept key, so two stages with the
+  // same matrix (shift-lenet5, shift-cnn) stay two lines.
+  const arrangement = arrange(swept, [key]);
   const seriesOf = (i: EvaluatedInstance) => {
-    const parts = [describeMatrix(i.matrix, otherKeys)].filter((p) => p !== '');
+    const parts = [arrangement.groupOf.get(i.id)!, arrangement.conditions.length > 1 ? arrangement.conditionOf.get(i.id)! : ''].filter((p) => p !== '' && p !== 'all');
     if (i.kind === 'one-pixel-search') parts.push('search');
     return parts.length > 0 ? parts.join(LABEL_SEPARATOR) : 'all';
   };
