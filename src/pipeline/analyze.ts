@@ -15,6 +15,7 @@ import { planStageGraph } from './graph.js';
 import type { NeedEdge } from './graph.js';
 import { formatMatrixValue } from './instance-id.js';
 import { DEFAULT_MAX_INSTANCES, stageBound, type StageBound } from './instance-count.js';
+import { expandMatrixValues } from './matrix-range.js';
 import { isJsonObject, pipelineStructureSchema } from './pipeline-structure.js';
 import { explainSchemaErrors } from './schema-messages.js';
 import type { SchemaProblem } from './schema-messages.js';
@@ -300,12 +301,13 @@ class Analysis {
       });
     }
     if (isJsonObject(raw['matrix'])) {
-      for (const [key, values] of Object.entries(raw['matrix'])) {
-        if (!Array.isArray(values)) continue;
-        const scalars = values.filter((value): value is MatrixValue => value === null || typeof value !== 'object');
-        this.checkDuplicateValues(id, key, scalars);
+      for (const [key, entry] of Object.entries(raw['matrix'])) {
+        const expanded = expandMatrixValues(entry, ['stages', id, 'matrix', key]);
+        for (const problem of expanded.problems) this.error(problem.path, problem.message);
+        if (expanded.problems.length > 0) this.broken.add(id);
+        this.checkDuplicateValues(id, key, expanded.values, expanded.sources);
         model.ownKeys.push(key);
-        model.ownValues.push(scalars);
+        model.ownValues.push(expanded.values);
       }
     }
     if (Array.isArray(raw['exclude'])) {
@@ -347,12 +349,12 @@ class Analysis {
     }
   }
 
-  private checkDuplicateValues(id: StageId, key: string, values: MatrixValue[]): void {
+  private checkDuplicateValues(id: StageId, key: string, values: MatrixValue[], sources: YamlPath[]): void {
     const seen = new Set<string>();
     values.forEach((value, index) => {
       const identity = JSON.stringify(value);
       if (seen.has(identity)) {
-        this.error(['stages', id, 'matrix', key, index], `matrix key "${key}" lists ${formatMatrixValue(value)} twice; each value may appear once`);
+        this.error(sources[index]!, `matrix key "${key}" lists ${formatMatrixValue(value)} twice; each value may appear once`);
         this.broken.add(id);
       }
       seen.add(identity);
@@ -450,19 +452,20 @@ class Analysis {
     const origin = expansion.keyOrigin.get(reference.key);
     const value = expansion.points[instance]![reference.key];
     if (origin === undefined || value === undefined) return undefined;
-    const values = this.source.nodeAt(['stages', origin, 'matrix', reference.key]);
-    const position = this.matrixValues(origin, reference.key).findIndex((candidate) => JSON.stringify(candidate) === JSON.stringify(value));
-    if (!values || position < 0) return undefined;
-    return [{ message: `matrix.${reference.key} = ${formatMatrixValue(value)} comes from here`, location: this.source.locate(['stages', origin, 'matrix', reference.key, position]) }];
+    const path = ['stages', origin, 'matrix', reference.key];
+    const expanded = expandMatrixValues(this.matrixEntry(origin, reference.key), path);
+    const position = expanded.values.findIndex((candidate) => JSON.stringify(candidate) === JSON.stringify(value));
+    if (!this.source.nodeAt(path) || position < 0) return undefined;
+    return [{ message: `matrix.${reference.key} = ${formatMatrixValue(value)} comes from here`, location: this.source.locate(expanded.sources[position]!) }];
   }
 
-  private matrixValues(stage: string, key: string): JsonValue[] {
+  /** The matrix entry of a key as written: a list of values and generators, or one generator. */
+  private matrixEntry(stage: string, key: string): JsonValue {
     const data = this.data;
     const stages = isJsonObject(data) && isJsonObject(data['stages']) ? data['stages'] : {};
     const raw = stages[stage];
     const matrix = isJsonObject(raw) && isJsonObject(raw['matrix']) ? raw['matrix'] : {};
-    const values = matrix[key];
-    return Array.isArray(values) ? values : [];
+    return matrix[key] ?? [];
   }
 }
 

@@ -170,3 +170,6 @@ function ownCombos(stage: StageToExpand): Combo[] {
   }
   return combos;
 }
+
+/** Generated matrix values live in matrix-range.ts; their count is what instance limits need. */
+export { expandMatrixValues, matrixValueSize } from './matrix-range.js';

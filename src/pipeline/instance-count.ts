@@ -1,4 +1,5 @@
 import type { JsonValue } from '../common/json.js';
+import { matrixValueSize } from './matrix-range.js';
 
 /**
  * Counting instances before expanding them, so a small file with a huge matrix is refused in
@@ -10,12 +11,11 @@ import type { JsonValue } from '../common/json.js';
 export const DEFAULT_MAX_INSTANCES = 2_000_000;
 
 /**
- * How many values one matrix key sweeps. A list has its length; anything else is not a valid
- * matrix value list (the structure check reports it) and counts as 1. A generator form such as a
- * numeric range would return its number of steps here.
+ * How many values one matrix key sweeps: a list's plain values plus the steps of each
+ * `{ range: [...] }` generator, computed without generating them (matrix-range.ts).
  */
 export function matrixValueCount(spec: JsonValue): number {
-  return Array.isArray(spec) ? spec.length : 1;
+  return matrixValueSize(spec);
 }
 
 /** Upper bound of a stage's own combinations: the product of its keys' value counts. */

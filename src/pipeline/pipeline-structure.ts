@@ -1,6 +1,7 @@
 import type { JsonObject, JsonPrimitive, JsonValue } from '../common/json.js';
 import { executorSettingsSchema } from './executor-settings.js';
 import { resourcesSchema, type StageResources } from './resources.js';
+import { matrixRangeSchema } from './matrix-range.js';
 
 export const PIPELINE_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]*$';
 export const STAGE_ID_PATTERN = '^[a-z][a-z0-9_-]*$';
@@ -20,7 +21,8 @@ export interface StageDocument {
   kind: string;
   description?: string;
   needs?: NeedDocument[];
-  matrix?: Record<string, JsonPrimitive[]>;
+  /** A list of values and/or `{ range: [...] }` generators, or one generator (see matrix-range.ts). */
+  matrix?: Record<string, JsonValue>;
   exclude?: Record<string, JsonPrimitive>[];
   params?: JsonObject;
   resources?: StageResources;
@@ -109,9 +111,15 @@ export function pipelineStructureSchema(): JsonObject {
           },
           matrix: {
             type: 'object',
-            description: 'Sweep: one instance per combination of the listed values. Reference a value in params as `${{ matrix.key }}`.',
+            description: 'Sweep: one instance per combination of the listed values. Reference a value in params as `${{ matrix.key }}`. Values may be generated: `{ range: [start, stop, step] }`, alone or as items of the list.',
             propertyNames: { pattern: MATRIX_KEY_PATTERN },
-            additionalProperties: { type: 'array', minItems: 1, items: matrixValue },
+            additionalProperties: {
+              anyOf: [
+                // Inlined rather than $ref'd: the error explainer picks the branch by its `type`.
+                { type: 'array', minItems: 1, items: { anyOf: [matrixValue, matrixRangeSchema()] } },
+                matrixRangeSchema(),
+              ],
+            },
           },
           exclude: {
             type: 'array',

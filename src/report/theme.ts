@@ -41,3 +41,15 @@ export const THEME: Config = {
   point: { size: 40, filled: true },
   text: { fontSize: 10 },
 };
+
+/** Vega's tableau20 colours: after the 8 Okabe–Ito ones, so 28 conditions stay distinct. */
+export const WIDE_PALETTE = [
+  '#4c78a8', '#9ecae9', '#f58518', '#ffbf79', '#54a24b', '#88d27a', '#b79a20', '#f2cf5b', '#439894', '#83bcb6',
+  '#e45756', '#ff9d98', '#79706e', '#bab0ac', '#d67195', '#fcbfd2', '#b279a2', '#d6a5c9', '#9e765f', '#d8b5a5',
+];
+
+/**
+ * Label width limit for figures whose labels must never be cut (Vega truncates with an ellipsis
+ * beyond `labelLimit`); long labels are split into lines instead.
+ */
+export const NO_LABEL_LIMIT = 100_000;

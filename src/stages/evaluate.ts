@@ -13,6 +13,7 @@ import { attacksFor } from '../ml/poison.js';
 import { applyTrigger } from '../ml/trigger.js';
 import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
 import { defineStage } from './params.js';
+import { shiftTriggerSpec, TriggerShiftError, type TriggerShift } from '../ml/trigger-shift.js';
 
 /** Class probabilities for a batch of images: rows of `numClasses` values. */
 export type BatchPredictor = (batch: ImageSet) => Promise<Float32Array>;
@@ -163,14 +164,27 @@ async function writeReports(outDir: string, test: ImageSet, classes: string[], r
   await writeFile(join(outDir, 'predictions.csv'), csv(rows));
 }
 
+/** The poison's trigger spec, moved by `trigger_shift` when given; a shift off the image is the user's error. */
+function shiftedSpec(spec: TriggerSpec, shift: Partial<TriggerShift> | undefined, geometry: { height: number; width: number }, id: string): TriggerSpec {
+  if (!shift) return spec;
+  const by = { row: shift.row ?? 0, col: shift.col ?? 0 };
+  try {
+    return shiftTriggerSpec(spec, by, geometry);
+  } catch (error) {
+    if (!(error instanceof TriggerShiftError)) throw error;
+    throw new StageError(`${id}: params.trigger_shift {row: ${by.row}, col: ${by.col}} is invalid: ${error.message}. Choose a shift that keeps the pixel inside the image (or leave this instance out with the matrix's exclude).`);
+  }
+}
+
 const stage = defineStage('evaluate')({
   async run(params, ctx) {
     const modelIn = modelInput(ctx);
     const dataIn = triggerInput(ctx);
     const backend = await startEngine(ctx);
 
-    const spec = JSON.parse(await readFile(join(dataIn.dir, 'trigger.json'), 'utf8')) as TriggerSpec;
+    const trained = JSON.parse(await readFile(join(dataIn.dir, 'trigger.json'), 'utf8')) as TriggerSpec;
     const info = await readDatasetInfo(dataIn.dir);
+    const spec = shiftedSpec(trained, params.trigger_shift, info, ctx.id);
     if (!info.splits.test) throw new StageError(`${ctx.id}: dataset ${dataIn.id} has no test split to evaluate on.`);
     const full = await readSplit(dataIn.dir, 'test');
     const test = params.limit !== undefined && params.limit < full.count ? sliceCopy(full, 0, params.limit) : full;
@@ -207,7 +221,8 @@ const stage = defineStage('evaluate')({
     }
 
     const m = result.metrics;
-    const metricsFile = { ...m, model: modelIn.id, dataset: dataIn.id, mode: spec.mode, trigger: spec, images: test.count, onlyCorrect: params.only_correct, backend: backend.name };
+    const shift = params.trigger_shift ? { triggerShift: { row: params.trigger_shift.row ?? 0, col: params.trigger_shift.col ?? 0 } } : {};
+    const metricsFile = { ...m, model: modelIn.id, dataset: dataIn.id, mode: spec.mode, trigger: spec, ...shift, images: test.count, onlyCorrect: params.only_correct, backend: backend.name };
     await writeFile(join(ctx.outDir, 'metrics.json'), JSON.stringify(metricsFile, null, 2) + '\n');
     await writeReports(ctx.outDir, test, info.classes, result);
     ctx.log(`clean accuracy ${(100 * m.cleanAccuracy!).toFixed(2)}%, targeted success ${(100 * m.targetedSuccessRate).toFixed(2)}% (${m.attemptedTargeted} attempts), non-targeted ${(100 * m.nonTargetedSuccessRate).toFixed(2)}%`);

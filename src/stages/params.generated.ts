@@ -12,6 +12,20 @@ export const stageParamsSchemas = {
       "limit": {
         "type": "integer"
       },
+      "trigger_shift": {
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+          "row": {
+            "type": "integer",
+            "default": 0
+          },
+          "col": {
+            "type": "integer",
+            "default": 0
+          }
+        }
+      },
       "only_correct": {
         "type": "boolean",
         "default": false

@@ -8,6 +8,8 @@ import { initEngine } from '../../src/engine/index.js';
 import type { TriggerSpec } from '../../src/ml/artifacts.js';
 import { CIFAR10_CLASSES, writeDataset, type ImageSet } from '../../src/ml/dataset.js';
 import { saveModel } from '../../src/ml/model-io.js';
+import { applyTrigger } from '../../src/ml/trigger.js';
+import { shiftTrigger } from '../../src/ml/trigger-shift.js';
 import { StageError } from '../../src/common/stage-contract.js';
 import stage, { evaluateBackdoor, type BatchPredictor } from '../../src/stages/evaluate.js';
 import { testStageContext, testStageInput } from '../helpers/cifar-fixture.js';
@@ -157,6 +159,53 @@ test('evaluate without a trigger input fails with a StageError', async () => {
     assert.instance(error, StageError);
     assert.match((error as Error).message, /needs exactly one dataset input with a trigger.json/);
   }
+});
+
+test('trigger_shift stamps the trigger exactly k pixels away: only the shift that lands on (31, 31) fires the hand-made backdoor', async () => {
+  // trigger.json says (31, 28); the model reacts to red at (31, 31) only, so col shift 3 (and only 3) succeeds.
+  const poisonDir = join(root, 'poison-shift');
+  const set = testSet();
+  await writeDataset(poisonDir, { name: 'fixture', classes: [...CIFAR10_CLASSES], height: 32, width: 32, channels: 3 }, { train: set, test: set });
+  await writeFile(join(poisonDir, 'trigger.json'), JSON.stringify({ ...allToOne, trigger: { ...TRIGGER, col: 28 } }));
+  const inputs = [testStageInput(join(root, 'train'), 'train'), testStageInput(poisonDir, 'poison')];
+  const success: number[] = [];
+  for (const k of [0, 1, 2, 3]) {
+    const outDir = join(root, `out-shift-${k}`);
+    await mkdir(outDir);
+    const result = await stage.run({ trigger_shift: { col: k } }, testStageContext(outDir, join(root, `s-shift-${k}`), { inputs }));
+    success.push((result.metrics as Record<string, number>).targetedSuccessRate!);
+    const metrics = JSON.parse(await readFile(join(outDir, 'metrics.json'), 'utf8'));
+    assert.equal(metrics.trigger.trigger, { ...TRIGGER, col: 28 + k }, 'the stamped position is recorded');
+    assert.equal(metrics.triggerShift, { row: 0, col: k });
+  }
+  assert.equal(success, [0, 0, 0, 16 / 18]);
+});
+
+test('trigger_shift that leaves the image fails the stage naming the param and the shifts that fit', async () => {
+  const outDir = join(root, 'out-shift-out');
+  await mkdir(outDir);
+  const inputs = [testStageInput(join(root, 'train'), 'train'), testStageInput(join(root, 'poison-shift'), 'poison')];
+  try {
+    await stage.run({ trigger_shift: { row: 1, col: 4 } }, testStageContext(outDir, join(root, 's-out'), { inputs }));
+    assert.unreachable();
+  } catch (error) {
+    assert.instance(error, StageError);
+    assert.match((error as Error).message, 'params.trigger_shift {row: 1, col: 4} is invalid: the shift moves the trigger pixel at (row 31, col 28) outside the 32x32 image: row 31 + 1 = 32 (row shifts that fit: -31..0), col 28 + 4 = 32 (col shifts that fit: -28..3)');
+  }
+});
+
+test('shiftTrigger moves the stamped pixel by exactly k and nothing else changes', () => {
+  const base = { row: 16, col: 16, color: [255, 0, 255] as [number, number, number] };
+  for (const [dr, dc] of [[0, 0], [0, 1], [2, 0], [-3, 3], [0, -15], [15, 0]] as const) {
+    const set = testSet(1);
+    const before = set.images.slice();
+    applyTrigger(set, 0, shiftTrigger(base, { row: dr, col: dc }, set));
+    const changed = [...set.images.keys()].filter((i) => set.images[i] !== before[i]);
+    const at = ((16 + dr) * 32 + (16 + dc)) * 3;
+    assert.equal(changed, [at, at + 2], `shift (${dr}, ${dc})`);
+  }
+  assert.throws(() => shiftTrigger(base, { row: 0, col: 16 }, { height: 32, width: 32 }), /col 16 \+ 16 = 32 \(col shifts that fit: -16\.\.15\)/);
+  assert.throws(() => shiftTrigger(base, { row: -17, col: 0 }, { height: 32, width: 32 }), /row 16 \+ -17 = -1/);
 });
 
 test.run();

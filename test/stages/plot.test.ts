@@ -59,13 +59,11 @@ const fixture = (context: { f?: Fixture }): Fixture => {
   return context.f;
 };
 
-sweep('draws every figure kind, one class-pair heatmap per evaluated input, and reports the count', (context) => {
+sweep('draws every figure kind (class pairs as one small-multiples figure) and reports the count', (context) => {
   const f = fixture(context);
-  const names = f.entries.map((e) => e.name).sort();
+  const names = f.entries.map((e) => e.name);
   assert.equal(names, [
-    'class-pairs-cnn-rate-0.01', 'class-pairs-cnn-rate-0.1', 'class-pairs-lenet5-rate-0.01', 'class-pairs-lenet5-rate-0.1',
-    'class-pairs-lenet5-search', 'clean-accuracy', 'confidence', 'rate-sweep', 'success-rate', 'target-class-histogram',
-    'training-curves',
+    'success-rate', 'confidence', 'clean-accuracy', 'search', 'target-class-histogram', 'class-pairs', 'rate-sweep', 'training-curves',
   ]);
   assert.equal(f.result.metrics?.figures, f.entries.length);
   assert.ok(f.ctx.logged.some((l) => l.includes('poison[rate=0.01]')), 'the poison input is reported as ignored');
@@ -93,24 +91,27 @@ sweep('writes SVG and PNG for every figure; SVGs are well-formed, PNGs match the
   }
 });
 
-sweep('labels instances by their varying matrix values and titles the axes', async (context) => {
+sweep('groups bars by model, labels conditions by the other varying values and titles the axes', async (context) => {
   const f = fixture(context);
   const svg = async (name: string) => readFile(join(f.ctx.outDir, 'figures', `${name}.svg`), 'utf8');
   const success = await svg('success-rate');
-  for (const label of ['lenet5 · rate=0.01', 'lenet5 · rate=0.1', 'cnn · rate=0.01', 'cnn · rate=0.1', 'lenet5 · search']) {
-    assert.ok(success.includes(`>${label}<`), `success-rate shows ${label}`);
+  for (const label of ['lenet5', 'cnn', 'rate=0.01', 'rate=0.1']) {
+    assert.match(success, new RegExp(`>${label.replace('.', '\\.')}</(text|tspan)>`), `success-rate shows ${label}`);
   }
-  for (const text of ['Success rate', 'Model · Rate', 'Targeted', 'Non-targeted']) assert.ok(success.includes(text), text);
+  for (const text of ['Success rate', 'Model', 'Targeted success', 'Non-targeted success']) assert.ok(success.includes(text), text);
+  assert.not.ok(success.includes('search'), 'the search has its own figure');
   const clean = await svg('clean-accuracy');
-  assert.not.ok(clean.includes('lenet5 · search'), 'a search has no clean accuracy and is left out');
+  assert.not.ok(clean.includes('Instance: search'), 'a search has no clean accuracy and is left out');
+  const search = await svg('search');
+  assert.ok(search.includes('Targeted search') && search.includes('Instance: search[model=lenet5]'));
   const histogram = await svg('target-class-histogram');
-  assert.ok(histogram.includes('Number of target classes reached') && histogram.includes('Share of attacked images'));
+  assert.ok(histogram.includes('Target classes reached per image') && histogram.includes('Share of attacked images'));
   const curves = await svg('training-curves');
   for (const text of ['Epoch', 'Loss', 'Accuracy', '>lenet5<', '>cnn<', 'validation']) assert.ok(curves.includes(text), text);
   const rateSweep = await svg('rate-sweep');
   for (const text of ['Poison rate', 'Clean accuracy', 'Targeted success', '>lenet5<', '>cnn<']) assert.ok(rateSweep.includes(text), text);
-  const pairs = await svg('class-pairs-cnn-rate-0.1');
-  for (const text of ['Class pairs: cnn · rate=0.1', 'Target class', 'Original class', '>airplane<', '>truck<']) assert.ok(pairs.includes(text), text);
+  const pairs = await svg('class-pairs');
+  for (const text of ['Class pairs of successful attacks', 'Target class', 'Original class', '>airplane<', '>truck<', 'Instance: evaluate[model=cnn,rate=0.1]']) assert.ok(pairs.includes(text), text);
 });
 
 sweep('summary.csv has one row per plotted input whose values equal the inputs', async (context) => {
@@ -171,7 +172,9 @@ async function runPlot(inputs: (root: string) => Promise<StageInput[]>, params: 
     const result = await plot.run(params, ctx).then((r) => ({ ok: true as const, r }), (e: unknown) => ({ ok: false as const, e }));
     const files = result.ok ? (await readdir(join(ctx.outDir, 'figures'))).sort() : [];
     const entries = result.ok ? JSON.parse(await readFile(join(ctx.outDir, 'figures.json'), 'utf8')) as FigureEntry[] : [];
-    return { result, files, entries };
+    const svgs = new Map<string, string>();
+    for (const entry of entries) if (entry.svg) svgs.set(entry.name, await readFile(join(ctx.outDir, entry.svg), 'utf8'));
+    return { result, files, entries, svgs };
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -183,19 +186,18 @@ other('no sweep figure when no numeric key varies; svg-only writes no PNG', asyn
     await fakeInput(root, 'evaluate', 'evaluate', { model: 'vgg16', rate: 0.05 }, { 'metrics.json': fakeMetrics(1) }),
   ], { formats: ['svg'] });
   assert.ok(result.ok);
-  assert.equal(entries.map((e) => e.name), [
-    'success-rate', 'confidence', 'clean-accuracy', 'target-class-histogram', 'class-pairs-lenet5', 'class-pairs-vgg16',
-  ]);
+  assert.equal(entries.map((e) => e.name), ['success-rate', 'confidence', 'clean-accuracy', 'target-class-histogram', 'class-pairs']);
   assert.not.ok(files.some((f) => f.endsWith('.png')), 'no PNG when formats is [svg]');
   assert.ok(entries.every((e) => e.png === undefined && e.svg !== undefined));
 });
 
 other('an instance without matrix is labelled by its stage id', async () => {
-  const { result, entries } = await runPlot(async (root) => [
+  const { result, entries, svgs } = await runPlot(async (root) => [
     await fakeInput(root, 'evaluate', 'evaluate-baseline', {}, { 'metrics.json': fakeMetrics(2) }),
   ], { formats: ['svg'] });
   assert.ok(result.ok);
-  assert.ok(entries.some((e) => e.name === 'class-pairs-evaluate-baseline' && e.title === 'Class pairs: evaluate-baseline'));
+  assert.ok(entries.some((e) => e.name === 'class-pairs'));
+  assert.ok(svgs.get('success-rate')?.includes('>evaluate-baseline</text>'), 'the legend names the stage');
 });
 
 async function stageError(result: { ok: true } | { ok: false; e: unknown }): Promise<string> {
