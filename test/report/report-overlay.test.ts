@@ -55,7 +55,7 @@ test('overlay data: every run is a series in the runs figure, the sweep and the 
     assert.is(third?.['value'], fakeMetrics(1 + 2).targetedSuccessRate);
     const sweepSeries = new Set(valuesOf('rate-sweep').map((v) => v['series']));
     assert.equal([...sweepSeries], SERIES, 'the sweep has one line per run');
-    const curveSeries = new Set(valuesOf('training-curves').map((v) => String(v['instance']).split(' · ')[0]));
+    const curveSeries = new Set(valuesOf('training-curves').map((v) => String(v['id']).split(' · ')[0]));
     assert.equal([...curveSeries], SERIES);
   } finally {
     await ws.cleanup();
