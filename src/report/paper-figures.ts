@@ -12,7 +12,7 @@ import { NO_LABEL_LIMIT, THEME } from './theme.js';
  * axis labels break at ` · ` into lines, and every mark carries the full instance id as tooltip.
  */
 
-type Row = Record<string, string | number>;
+type Row = Record<string, string | number | null>;
 
 const PERCENT = '.0%';
 /** Width of one bar in a group; groups grow with their number of conditions. */
@@ -35,6 +35,23 @@ function themed(spec: Record<string, unknown>, title: string, subtitle?: string)
 
 /** Group labels break into lines at the label separator, so `resnet34 · width=0.25` stays narrow and whole. */
 const LINE_BREAK_LABELS = `split(datum.label, '${LABEL_SEPARATOR}')`;
+
+/** A facet header over groups: group labels broken into lines like the axis labels, never cut. */
+export const GROUP_HEADER = { labelLimit: NO_LABEL_LIMIT, labelExpr: LINE_BREAK_LABELS } as const;
+
+/**
+ * Vega-Lite lays a row x column facet out cell by cell in data order, so a missing combination
+ * (a search that has not run) would shift every later panel under the wrong header. One empty datum
+ * per missing combination keeps the grid: its value is null, which marks leave out.
+ */
+export function padFacetGrid(values: Row[], rowField: string, rows: readonly string[], columnField: string, columns: readonly string[], fill: Row): Row[] {
+  const present = new Set(values.map((v) => `${String(v[rowField])}\u0000${String(v[columnField])}`));
+  const pads: Row[] = [];
+  for (const row of rows) for (const column of columns) {
+    if (!present.has(`${row}\u0000${column}`)) pads.push({ ...fill, [rowField]: row, [columnField]: column });
+  }
+  return [...values, ...pads];
+}
 
 function groupAxis(arrangement: Arrangement): Record<string, unknown> {
   return {
@@ -195,7 +212,7 @@ export function groupedHistogramFigure(instances: readonly EvaluatedInstance[], 
   const classes = Math.max(...shown.map((i) => i.metrics.targetClassHistogram.length));
   const spec = {
     data: { values },
-    facet: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: { labelLimit: NO_LABEL_LIMIT } },
+    facet: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: GROUP_HEADER },
     columns: Math.min(arrangement.groups.length, 4),
     spec: {
       width: Math.max(200, classes * (arrangement.conditions.length * 5 + 4)),
@@ -241,10 +258,11 @@ export function groupedClassPairsFigure(instances: readonly EvaluatedInstance[],
     }));
   }
   const classNames = names.slice(0, Math.max(...shown.map((i) => i.metrics.classPairs.length)));
+  const padded = padFacetGrid(values, 'condition', arrangement.conditions, 'group', arrangement.groups, { id: 'not run', original: classNames[0]!, target: classNames[1]!, count: null, share: null });
   const spec = {
-    data: { values },
+    data: { values: padded },
     facet: {
-      column: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: { labelLimit: NO_LABEL_LIMIT } },
+      column: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: GROUP_HEADER },
       row: { field: 'condition', type: 'nominal', sort: arrangement.conditions, title: null, header: { labelLimit: NO_LABEL_LIMIT, labelAngle: 0, labelAlign: 'left' } },
     },
     spec: {
@@ -297,7 +315,7 @@ export function groupedTrainingCurvesFigure(trained: readonly TrainedInstance[],
     facet: {
       column: {
         field: 'group', type: 'nominal', sort: arrangement.groups, title: first ? arrangement.groupTitle || null : null,
-        header: first ? { labelLimit: NO_LABEL_LIMIT } : { labels: false },
+        header: first ? GROUP_HEADER : { labels: false },
       },
     },
     spec: {

@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { Figure } from './charts.js';
 import { arrange } from './grouping.js';
+import { GROUP_HEADER, padFacetGrid } from './paper-figures.js';
 import type { EvaluatedInstance } from './instances.js';
 import { NO_LABEL_LIMIT, THEME } from './theme.js';
 
@@ -16,7 +17,7 @@ export const PLACEMENT_KEYS = { row: 'row', col: 'col' } as const;
 /** Side of one grid cell in px: an 8x8 grid makes a 208 px panel, with room for a 3-digit value. */
 const CELL = 26;
 
-type Row = Record<string, string | number>;
+type Row = Record<string, string | number | null>;
 
 /** Evaluated instances with a numeric trigger position, when at least two positions were measured. */
 export function placementInstances(instances: readonly EvaluatedInstance[]): EvaluatedInstance[] {
@@ -48,10 +49,11 @@ function placementFigure(instances: readonly EvaluatedInstance[], measure: 'targ
   const domain = measure === 'targeted' ? [0, 1] : [Math.min(...measured), Math.max(Math.max(...measured), Math.min(...measured) + 0.01)];
   // Viridis is dark at the low end: white digits there, dark ones on the light half.
   const middle = (domain[0]! + domain[1]!) / 2;
+  const padded = padFacetGrid(values, 'group', arrangement.groups, 'condition', arrangement.conditions, { id: 'not run', row: rows[0]!, col: cols[0]!, value: null });
   const spec = {
-    data: { values },
+    data: { values: padded },
     facet: {
-      row: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: { labelLimit: NO_LABEL_LIMIT, labelAngle: 0, labelAlign: 'left', labelFontWeight: 'bold' } },
+      row: { field: 'group', type: 'nominal', sort: arrangement.groups, title: arrangement.groupTitle || null, header: { ...GROUP_HEADER, labelAngle: 0, labelAlign: 'left', labelFontWeight: 'bold' } },
       column: { field: 'condition', type: 'nominal', sort: arrangement.conditions, title: null, header: { labelLimit: NO_LABEL_LIMIT } },
     },
     spec: {
@@ -77,7 +79,7 @@ function placementFigure(instances: readonly EvaluatedInstance[], measure: 'targ
         {
           // Percent without the sign keeps three digits inside a cell; the legend says what they are.
           mark: { type: 'text', fontSize: 8.5 },
-          transform: [{ calculate: '100 * datum.value', as: 'percent' }],
+          transform: [{ filter: 'datum.value != null' }, { calculate: '100 * datum.value', as: 'percent' }],
           encoding: {
             text: { field: 'percent', type: 'quantitative', format: '.0f' },
             color: { condition: { test: `datum.value < ${middle}`, value: 'white' }, value: '#111111' },

@@ -159,4 +159,24 @@ test('placement heatmap from hand-made evaluate outputs: every cell at its (row,
   }
 });
 
+test('a missing model x condition combination gets an empty cell, so later panels stay under their headers', async () => {
+  const figures = await plotted(async (root) => [
+    await fakeInput(root, 'one-pixel-search', 'search-clean-targeted', { model: 'cnn' }, { 'metrics.json': fakeMetrics(0, false) }),
+    await fakeInput(root, 'one-pixel-search', 'search-clean-targeted', { model: 'lenet5' }, { 'metrics.json': fakeMetrics(1, false) }),
+    await fakeInput(root, 'one-pixel-search', 'search-backdoored-targeted', { model: 'lenet5' }, { 'metrics.json': fakeMetrics(2, false) }),
+  ]);
+  try {
+    const spec = await figures.spec('class-pairs');
+    const cells = new Set(spec.data.values.map((v) => `${String(v['condition'])}/${String(v['group'])}/${String(v['id'])}`));
+    assert.ok(cells.has('backdoored/cnn/not run'), 'the backdoored CNN panel is an explicit empty cell');
+    assert.is(spec.data.values.filter((v) => v['id'] === 'not run').length, 1);
+    // In the SVG the backdoored LeNet5 matrix is the fourth panel (row 2, column 2), after the empty one.
+    const svg = await figures.svg('class-pairs');
+    assert.ok(svg.includes('Instance: search-backdoored-targeted[model=lenet5]'));
+    assert.not.ok(svg.includes('Instance: not run'), 'the empty cell draws no mark');
+  } finally {
+    await figures.cleanup();
+  }
+});
+
 test.run();
