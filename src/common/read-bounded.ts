@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * Reading input files that may not be what their name says: a FIFO without a writer blocks forever,
@@ -32,6 +32,23 @@ function bytes(n: number): string {
  * with a one-line reason (no path; callers add it with what the file is for) otherwise.
  */
 export async function readRegularFile(path: string, maxBytes: number): Promise<Buffer> {
+  const { handle, size } = await openRegularFile(path, maxBytes);
+  try {
+    const content = Buffer.allocUnsafe(size);
+    let filled = 0;
+    while (filled < size) {
+      const { bytesRead } = await handle.read(content, filled, size - filled, filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return filled === size ? content : content.subarray(0, filled);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Opens `path` without blocking and checks it is a regular file of at most `maxBytes`; the caller closes the handle. */
+async function openRegularFile(path: string, maxBytes: number): Promise<{ handle: FileHandle; size: number }> {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
   const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   try {
@@ -39,29 +56,16 @@ export async function readRegularFile(path: string, maxBytes: number): Promise<B
     const kind = irregularKind(st);
     if (kind) throw new InputFileError(`it is ${kind}, not a regular file`);
     if (st.size > maxBytes) throw new InputFileError(`it has ${bytes(st.size)}, more than the ${bytes(maxBytes)} allowed`);
-    const content = Buffer.allocUnsafe(st.size);
-    let filled = 0;
-    while (filled < st.size) {
-      const { bytesRead } = await handle.read(content, filled, st.size - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled === st.size ? content : content.subarray(0, filled);
-  } finally {
+    return { handle, size: st.size };
+  } catch (err) {
     await handle.close();
+    throw err;
   }
 }
 
 /** Checks without reading: `path` is a regular file of at most `maxBytes` (never blocks on a FIFO). */
 export async function checkRegularFile(path: string, maxBytes: number): Promise<number> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-  try {
-    const st = await handle.stat();
-    const kind = irregularKind(st);
-    if (kind) throw new InputFileError(`it is ${kind}, not a regular file`);
-    if (st.size > maxBytes) throw new InputFileError(`it has ${bytes(st.size)}, more than the ${bytes(maxBytes)} allowed`);
-    return st.size;
-  } finally {
-    await handle.close();
-  }
+  const { handle, size } = await openRegularFile(path, maxBytes);
+  await handle.close();
+  return size;
 }

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeIfChanged } from '../common/write-if-changed.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JsonObject, JsonValue } from '../common/json.js';
@@ -67,17 +67,7 @@ export function pipelineSchemaFile(schemasDir: string = defaultSchemasDir()): st
 
 /** Rewrites schemas/pipeline.schema.json; returns whether it changed. */
 export function writePipelineSchema(schemasDir: string = defaultSchemasDir()): boolean {
-  const file = pipelineSchemaFile(schemasDir);
-  const text = renderPipelineSchema(schemasDir);
-  let previous: string | undefined;
-  try {
-    previous = readFileSync(file, 'utf8');
-  } catch {
-    previous = undefined;
-  }
-  if (previous === text) return false;
-  writeFileSync(file, text);
-  return true;
+  return writeIfChanged(pipelineSchemaFile(schemasDir), renderPipelineSchema(schemasDir));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeIfChanged } from '../common/write-if-changed.js';
 import { join } from 'node:path';
 import type { JsonValue } from '../common/json.js';
 import { packageRoot, schemasDir as defaultSchemasDir } from '../common/paths.js';
@@ -53,14 +53,5 @@ export function stageParamsModuleFile(): string {
 
 /** Rewrites src/stages/params.generated.ts; returns whether it changed. */
 export function writeStageParamsModule(schemasDir: string = defaultSchemasDir(), file: string = stageParamsModuleFile()): boolean {
-  const text = renderStageParamsModule(schemasDir);
-  let previous: string | undefined;
-  try {
-    previous = readFileSync(file, 'utf8');
-  } catch {
-    previous = undefined;
-  }
-  if (previous === text) return false;
-  writeFileSync(file, text);
-  return true;
+  return writeIfChanged(file, renderStageParamsModule(schemasDir));
 }
