@@ -17,8 +17,14 @@ const SIDE = HUE_SIDE;
 const CLASSES = HUE_CLASSES;
 const TARGET = PLANTED_TARGET;
 
+/**
+ * 40 passes: the mask starts nearly empty and first grows wherever it helps (at 20 passes the best
+ * mask of the planted class still spread |m|_1 = 7.8 over most of the image, its largest value on a
+ * neighbour of the planted pixel); lambda's rises then shrink it to the one pixel (|m|_1 = 1.0 by
+ * pass 40).
+ */
 const OPTIONS: ReverseOptions = {
-  steps: 20, batchSize: 50, learningRate: 0.1, initialCost: 1e-3, attackThreshold: 0.99, patience: 3, costMultiplier: 1.5,
+  steps: 40, batchSize: 50, learningRate: 0.1, initialCost: 1e-3, attackThreshold: 0.99, patience: 3, costMultiplier: 1.5,
   earlyStop: true, earlyStopPatience: 6, seed: 7,
 };
 
@@ -88,12 +94,13 @@ test('Neural Cleanse flags the backdoored class, its mask peaks on the planted p
   const norms = result.triggers.map((t) => t.norm.toFixed(2)).join(', ');
   assert.ok(result.anomaly.flagged.includes(TARGET), `flagged ${JSON.stringify(result.anomaly.flagged)}; norms ${norms}`);
   assert.ok(result.anomaly.anomalyIndex[TARGET]! > 2, `anomaly index ${result.anomaly.anomalyIndex[TARGET]}; norms ${norms}`);
-  // The largest mask value sits on the planted pixel or next to it: through a 3x3 convolution and
-  // 2x2 pooling on an 8x8 image, the network sees a pixel and its neighbour almost alike.
+  // The largest mask value sits exactly on the planted pixel.
   const mask = result.triggers[TARGET]!.mask;
   const peak = mask.indexOf(Math.max(...mask));
-  const [row, col] = [Math.floor(peak / SIDE), peak % SIDE];
-  assert.ok(Math.max(Math.abs(row - PLANTED.row), Math.abs(col - PLANTED.col)) <= 1, `mask peak at (${row}, ${col}), planted (${PLANTED.row}, ${PLANTED.col})`);
+  assert.equal([Math.floor(peak / SIDE), peak % SIDE], [PLANTED.row, PLANTED.col], `mask peak at pixel ${peak}, planted (${PLANTED.row}, ${PLANTED.col})`);
+  // And it is that pixel alone: everything else in the mask adds up to less than half a pixel.
+  const elsewhere = result.triggers[TARGET]!.norm - mask[peak]!;
+  assert.ok(mask[peak]! > 0.9 && elsewhere < 0.5, `mask peak ${mask[peak]}, rest of the mask ${elsewhere}`);
   // And that mask is a small fraction of what the other classes need.
   assert.ok(result.triggers[TARGET]!.norm < result.anomaly.median / 4, `planted class mask L1 ${result.triggers[TARGET]!.norm}, median ${result.anomaly.median}`);
   assert.ok(result.triggers[TARGET]!.attackSuccess > 0.9, `reversed trigger success ${result.triggers[TARGET]!.attackSuccess}`);
