@@ -8,12 +8,13 @@
 # Installs Debian's slurm-wlm and munge with apt-get when they are missing and we are root, and
 # starts munged (as user munge), slurmctld and slurmd without systemd. No accounting daemon: bdlab
 # reads job states from squeue/scontrol. Everything the daemons write (state, spool, logs, pid
-# files, the config) lives in $BDLAB_SLURM_DIR (default /tmp/bdlab-slurm), never in the repository.
+# files, the config) lives in $BDLAB_SLURM_DIR (default: bdlab-slurm in $TMPDIR or the system's
+# temporary directory), never in the repository.
 # /etc/slurm/slurm.conf becomes a link to that config only when there is no config of another
 # cluster there; otherwise export SLURM_CONF as printed.
 set -euo pipefail
 
-STATE_DIR=${BDLAB_SLURM_DIR:-/tmp/bdlab-slurm}
+STATE_DIR=${BDLAB_SLURM_DIR:-${TMPDIR:-/tmp}/bdlab-slurm}
 CONF=$STATE_DIR/slurm.conf
 SYSTEM_CONF=/etc/slurm/slurm.conf
 MARK="# written by bdlab scripts/slurm-local.sh"
