@@ -1,19 +1,17 @@
 import type { JsonObject } from './json.js';
-import type { StageInput, StageProgress, StageResult } from './stage-contract.js';
+import type { StageContext, StageProgress, StageResult } from './stage-contract.js';
+
+/**
+ * The data fields of a StageContext, shared by both ends of the protocol: the context is
+ * described once (stage-contract.ts) and the start message carries exactly its data part.
+ */
+export type StageContextData = Pick<StageContext, 'id' | 'inputs' | 'outDir' | 'scratchDir' | 'dataPath' | 'backend' | 'cpus'>;
 
 /** First message to a stage child: everything the StageContext needs, as plain data. */
-export interface ChildStartMessage {
+export interface ChildStartMessage extends StageContextData {
   type: 'start';
-  id: string;
   kind: string;
   params: JsonObject;
-  inputs: StageInput[];
-  outDir: string;
-  scratchDir: string;
-  dataPath: string[];
-  backend: string;
-  /** `resources.cpus` of the stage: the most CPU cores the instance may use (its thread cap). */
-  cpus?: number;
 }
 
 /** Asks the stage to stop (ctx.signal); the parent kills the process if it doesn't exit in time. */
