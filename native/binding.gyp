@@ -11,7 +11,8 @@
         "src/matmul.cc",
         "src/pointwise.cc",
         "src/batch_norm.cc",
-        "src/batch_norm_inference.cc"
+        "src/batch_norm_inference.cc",
+        "src/optimizer.cc"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],

@@ -34,6 +34,7 @@ napi_value init(napi_env env, napi_value exports) {
   registerPointwiseKernels(env, exports);
   registerBatchNormKernels(env, exports);
   registerBatchNormInferenceKernels(env, exports);
+  registerOptimizerKernels(env, exports);
   napi_value isa;
 #if defined(__AVX512F__)
   const char* name = "avx512";

@@ -57,14 +57,32 @@ class Args {
   }
 
   /** A float pointer at the byte offset in argument i, checked to hold `count` floats. */
-  float* floats(size_t i, int64_t count) const {
-    const int64_t offset = integer(i);
+  float* floats(size_t i, int64_t count) const { return floatsAt(integer(i), count); }
+
+  /** A float pointer at a byte offset of the memory (from a table argument), checked to hold `count` floats. */
+  float* floatsAt(int64_t offset, int64_t count) const {
     if (base_ == nullptr) throw std::logic_error("memory() not selected");
     if (offset < 0 || offset % 4 != 0 || count < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(count) * 4 > length_) {
       throw std::out_of_range("tensor at byte offset " + std::to_string(offset) + " with " + std::to_string(count) +
                               " floats lies outside the " + std::to_string(length_) + "-byte memory");
     }
     return reinterpret_cast<float*>(base_ + offset);
+  }
+
+  /** The numbers of a Float64Array in argument i (a table of offsets and sizes), checked to hold a multiple of `row` values. */
+  const double* table(size_t i, size_t row, size_t* rows) const {
+    bool is = false;
+    napi_typedarray_type type;
+    size_t elements = 0, offset = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    if (i >= argc_ || napi_is_typedarray(env_, argv_[i], &is) != napi_ok || !is ||
+        napi_get_typedarray_info(env_, argv_[i], &type, &elements, &data, &buffer, &offset) != napi_ok || type != napi_float64_array) {
+      throw std::invalid_argument("argument " + std::to_string(i) + " must be a Float64Array");
+    }
+    if (row == 0 || elements % row != 0) throw std::invalid_argument("argument " + std::to_string(i) + " must hold rows of " + std::to_string(row) + " numbers");
+    *rows = elements / row;
+    return static_cast<const double*>(data);
   }
 
   /** Like floats(), but a negative offset means "absent" and yields nullptr. */
@@ -90,5 +108,6 @@ void registerMatMulKernels(napi_env env, napi_value exports);
 void registerPointwiseKernels(napi_env env, napi_value exports);
 void registerBatchNormKernels(napi_env env, napi_value exports);
 void registerBatchNormInferenceKernels(napi_env env, napi_value exports);
+void registerOptimizerKernels(napi_env env, napi_value exports);
 
 }  // namespace bdlab

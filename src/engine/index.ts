@@ -3,3 +3,4 @@ export { parseBackendPreference } from './preference.js';
 export type { BackendInfo } from './init.js';
 export { initEngine } from './init.js';
 export { engineThreads, setEngineThreads } from './threads.js';
+export { adamOptimizer } from './fused-adam.js';

@@ -5,6 +5,7 @@ import { packageRoot } from '../common/paths.js';
 import type { NativeBatchNormInferenceKernels } from './kernels/batch_norm_inference_native.js';
 import type { NativeBatchNormKernels } from './kernels/batch_norm_native.js';
 import type { NativePointwiseKernels } from './kernels/pointwise_native.js';
+import type { NativeOptimizerKernels } from './fused-adam.js';
 
 /**
  * bdlab's native kernels (native/src, a Node-API addon compiled for this machine by `npm ci`, see
@@ -13,7 +14,7 @@ import type { NativePointwiseKernels } from './kernels/pointwise_native.js';
  * The addon checks every tensor against the buffer's length and throws instead of touching memory
  * outside it.
  */
-export type NativeKernels = NativeGemmKernels & NativePointwiseKernels & NativeBatchNormKernels & NativeBatchNormInferenceKernels;
+export type NativeKernels = NativeGemmKernels & NativePointwiseKernels & NativeBatchNormKernels & NativeBatchNormInferenceKernels & NativeOptimizerKernels;
 
 /** Convolutions and matrix multiplies (native/src/conv.cc, matmul.cc). */
 export interface NativeGemmKernels {

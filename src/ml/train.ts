@@ -15,6 +15,7 @@
  *   identical file); seconds and images/s reach the caller through onEpoch, for logs and metrics.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamOptimizer } from '../engine/fused-adam.js';
 import type { EpochRecord, TrainingHistory } from './artifacts.js';
 import { type AugmentOptions, drawAugment } from './augment.js';
 import { imageBatch, labelBatch } from './batches.js';
@@ -136,7 +137,7 @@ function abortError(): Error {
 }
 
 function makeOptimizer(opts: TrainOptions): tf.Optimizer {
-  if (opts.optimizer === 'adam') return tf.train.adam(opts.learningRate);
+  if (opts.optimizer === 'adam') return adamOptimizer(opts.learningRate);
   return (opts.momentum ?? 0) > 0 ? tf.train.momentum(opts.learningRate, opts.momentum!) : tf.train.sgd(opts.learningRate);
 }
 

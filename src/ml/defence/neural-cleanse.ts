@@ -17,6 +17,7 @@
  * a run is reproducible on a given backend and a class's result does not depend on the others.
  */
 import * as tf from '@tensorflow/tfjs';
+import { adamOptimizer } from '../../engine/fused-adam.js';
 import { imageBatch } from '../batches.js';
 import { type ImageSet, imageSize } from '../dataset.js';
 import { LOGITS_LAYER } from '../models/index.js';
@@ -122,7 +123,7 @@ export async function reverseTrigger(net: tf.LayersModel, images: ImageSet, targ
   const initPattern = new Float32Array(height * width * channels).map(() => rng.next());
   const maskParam = tf.variable(tf.tensor3d(toTanhSpace(initMask), [height, width, 1]), true, `nc_mask_${target}`);
   const patternParam = tf.variable(tf.tensor3d(toTanhSpace(initPattern), [height, width, channels]), true, `nc_pattern_${target}`);
-  const optimizer = tf.train.adam(options.learningRate, 0.5, 0.9);
+  const optimizer = adamOptimizer(options.learningRate, 0.5, 0.9);
   const order = Array.from({ length: images.count }, (_, i) => i);
 
   let cost = options.initialCost;
