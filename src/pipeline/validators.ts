@@ -1,7 +1,16 @@
-import { Ajv } from 'ajv';
-import type { Options, ValidateFunction } from 'ajv';
-import { Ajv2019 } from 'ajv/dist/2019.js';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv, Options, ValidateFunction } from 'ajv';
+
+// ajv is loaded when the first schema is compiled, not when this module is: loading it takes ~0.15 s,
+// which every stage process paid at start-up although a planned stage's params need no validation.
+const require = createRequire(import.meta.url);
+type AjvClass = new (options: Options) => Ajv;
+const ajvClass = (dialect: string): AjvClass =>
+  dialect.includes('2020-12')
+    ? (require('ajv/dist/2020.js') as { Ajv2020: AjvClass }).Ajv2020
+    : dialect.includes('2019-09')
+      ? (require('ajv/dist/2019.js') as { Ajv2019: AjvClass }).Ajv2019
+      : (require('ajv') as { Ajv: AjvClass }).Ajv;
 
 const OPTIONS: Options = {
   allErrors: true,
@@ -17,7 +26,7 @@ export function compileSchema(schema: object, options: { useDefaults?: boolean }
   const dialect = String((schema as { $schema?: unknown }).$schema ?? '');
   const settings: Options = { ...OPTIONS, useDefaults: options.useDefaults ?? false };
   // A fresh instance per schema: stage schemas may carry the same `$id` in different checkouts.
-  const ajv = dialect.includes('2020-12') ? new Ajv2020(settings) : dialect.includes('2019-09') ? new Ajv2019(settings) : new Ajv(settings);
+  const ajv = new (ajvClass(dialect))(settings);
   return ajv.compile(schema);
 }
 

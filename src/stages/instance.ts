@@ -58,7 +58,7 @@ export async function runInstance(start: ChildStartMessage, signal: AbortSignal,
   let result: StageResult;
   try {
     const impl = await loadImplementation(start.kind);
-    result = (await impl.run(start.params, ctx)) ?? {};
+    result = (await (impl.runPlanned ? impl.runPlanned(start.params, ctx) : impl.run(start.params, ctx))) ?? {};
   } catch (err) {
     return errorMessage(err);
   }

@@ -56,7 +56,7 @@ export function defineStage<K extends StageKindName>(kind: K) {
   return (stage: { run(params: StageParams<K>, ctx: StageContext): Promise<StageResult> }): StageImplementation<StageParamsInput<K>> => {
     // Typed through `unknown` for the same reason.
     const run = stage.run as unknown as (params: object, ctx: StageContext) => Promise<StageResult>;
-    const implementation: StageImplementation<object> = { kind, run: (params, ctx) => run(withDefaults(kind, params), ctx) };
+    const implementation: StageImplementation<object> = { kind, run: (params, ctx) => run(withDefaults(kind, params), ctx), runPlanned: run };
     return implementation as unknown as StageImplementation<StageParamsInput<K>>;
   };
 }

@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/common/paths.js';
 import { renderStageParamsModule, stageParamsModuleFile } from '../../src/pipeline/stage-params-module.js';
 import { StageError } from '../../src/common/stage-contract.js';
 import { defineStage, withDefaults } from '../../src/stages/params.js';
@@ -32,6 +35,25 @@ test('a stage defined with defineStage sees filled params', async () => {
   const stage = defineStage('evaluate')({ async run(params) { seen = params; return {}; } });
   await stage.run({ limit: 5 }, testStageContext('/nonexistent', '/nonexistent'));
   assert.equal(seen, { limit: 5, batch_size: 256, only_correct: false });
+});
+
+test('a planned stage runs without loading the validator: its params are used as the plan has them', async () => {
+  let seen: unknown;
+  const stage = defineStage('evaluate')({ run: async (params) => { seen = params; return {}; } });
+  // No defaults filled in and no check: the analyzer did both when it made the plan.
+  await stage.runPlanned!({ limit: 5 }, testStageContext('/nonexistent', '/nonexistent'));
+  assert.equal(seen, { limit: 5 });
+  // In a fresh process (as a stage runs), loading a stage module does not load ajv; validating does.
+  const probe = (validate: boolean): string => {
+    const script = `const { createRequire } = await import('node:module');
+      await import(${JSON.stringify(join(packageRoot(), 'dist', 'src', 'stages', 'poison.js'))});
+      ${validate ? `(await import(${JSON.stringify(join(packageRoot(), 'dist', 'src', 'stages', 'params.js'))})).withDefaults('poison', {});` : ''}
+      const loaded = Object.keys(createRequire(import.meta.url).cache).some((f) => f.includes('/node_modules/ajv/'));
+      console.log(loaded ? 'ajv loaded' : 'ajv not loaded');`;
+    return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).stdout.trim();
+  };
+  assert.is(probe(false), 'ajv not loaded');
+  assert.is(probe(true), 'ajv loaded');
 });
 
 test.run();
