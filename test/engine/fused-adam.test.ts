@@ -2,18 +2,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { adamOptimizer, initEngine, setEngineThreads } from '../../src/engine/index.js';
-import { loadNativeKernels } from '../../src/engine/native.js';
+import { native, nativeTest } from '../helpers/native-test.js';
 import { imageBatch } from '../../src/ml/batches.js';
 import { buildModel, LOGITS_LAYER } from '../../src/ml/models/index.js';
 import { colourSet, COLOUR_SET_SIDE } from '../helpers/colour-set.js';
 
 /** The fused native Adam against TF.js' own: the same bits after every step, on every path. */
-const native = loadNativeKernels();
-const skip = native.loaded ? '' : `native addon not loaded (${native.reason})`;
-const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
-  if (skip) test(`${name} [skipped: ${skip}]`, () => undefined);
-  else test(name, fn);
-};
 
 test.before(async () => {
   await initEngine('wasm');

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, setEngineThreads } from '../../src/engine/index.js';
 import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD } from '../../src/engine/kernels/batch_norm_native.js';
-import { loadNativeKernels } from '../../src/engine/native.js';
+import { native, nativeTest } from '../helpers/native-test.js';
 import { difference, random, runKernel, type HostTensor } from './reference.js';
 
 /**
@@ -14,12 +14,6 @@ import { difference, random, runKernel, type HostTensor } from './reference.js';
  * told to split even these small shapes as finely as the thread count allows, so that chunk
  * boundaries fall everywhere, including shapes with fewer units than threads (batch 1, 1x1 images).
  */
-const native = loadNativeKernels();
-const skip = native.loaded ? '' : `native addon not loaded (${native.reason})`;
-const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
-  if (skip) test(`${name} [skipped: ${skip}]`, () => undefined);
-  else test(name, fn);
-};
 
 const THREADS = [1, 2, 3, 7];
 

@@ -2,15 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine } from '../../src/engine/index.js';
-import { loadNativeKernels } from '../../src/engine/native.js';
+import { native, nativeTest } from '../helpers/native-test.js';
 import { agrees, random } from './reference.js';
-
-const native = loadNativeKernels();
-const skip = native.loaded ? '' : `native addon not loaded (${native.reason})`;
-const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
-  if (skip) test(`${name} [skipped: ${skip}]`, () => undefined);
-  else test(name, fn);
-};
 
 type Pad = 'same' | 'valid' | number[][];
 
@@ -127,15 +120,16 @@ nativeTest('native kernels stay correct when allocating their output grows the w
 });
 
 nativeTest('the addon refuses tensors outside the memory it is given, with a message instead of a crash', () => {
-  if (!native.loaded) return;
+  const addon = native;  // a local, so that the check below narrows its type
+  if (!addon.loaded) return;
   const memory = new Float32Array(16);
   // y would need 2 x 3 x 3 x 4 floats past byte 32.
   assert.throws(
-    () => native.kernels.conv2d(memory.buffer, 0, 0, 32, -1, 0, 2, 3, 3, 1, 3, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0),
+    () => addon.kernels.conv2d(memory.buffer, 0, 0, 32, -1, 0, 2, 3, 3, 1, 3, 3, 4, 1, 1, 1, 1, 1, 1, 0, 0),
     (e: Error) => /lies outside the 64-byte memory/.test(e.message),
   );
-  assert.throws(() => native.kernels.matmul(memory.buffer, 0, 0, 0, 1, 1, 2, 2, -3, 0, 0, -1, 0), (e: Error) => /sizes must be positive/.test(e.message));
-  assert.throws(() => (native.kernels.conv2d as (...a: unknown[]) => void)('not memory', 0), (e: Error) => /ArrayBuffer or typed array/.test(e.message));
+  assert.throws(() => addon.kernels.matmul(memory.buffer, 0, 0, 0, 1, 1, 2, 2, -3, 0, 0, -1, 0), (e: Error) => /sizes must be positive/.test(e.message));
+  assert.throws(() => (addon.kernels.conv2d as (...a: unknown[]) => void)('not memory', 0), (e: Error) => /ArrayBuffer or typed array/.test(e.message));
 });
 
 test.run();

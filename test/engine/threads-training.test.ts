@@ -5,18 +5,12 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { packageRoot } from '../../src/common/paths.js';
 import { initEngine, setEngineThreads } from '../../src/engine/index.js';
-import { loadNativeKernels } from '../../src/engine/native.js';
+import { native, nativeTest } from '../helpers/native-test.js';
 import { buildModel, type ModelName } from '../../src/ml/models/index.js';
 import { trainModel } from '../../src/ml/train.js';
 import { colourSet, COLOUR_SET_SIDE } from '../helpers/colour-set.js';
 
 /** Training with the native kernels on 2 threads: the same loss curve as on 1, steady memory, clean exits. */
-const native = loadNativeKernels();
-const skip = native.loaded ? '' : `native addon not loaded (${native.reason})`;
-const nativeTest = (name: string, fn: () => void | Promise<void>): void => {
-  if (skip) test(`${name} [skipped: ${skip}]`, () => undefined);
-  else test(name, fn);
-};
 
 test.before(async () => {
   await initEngine('wasm');
