@@ -4,7 +4,8 @@ import { startEngine } from './engine-setup.js';
 import { readDatasetInfo, readSplit, type ImageSet } from '../ml/dataset.js';
 import { buildModel } from '../ml/models/index.js';
 import { trainModel } from '../ml/train.js';
-import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { EpochTimings, historyMetrics, parameterCounts, writeTrainingOutputs } from '../ml/training-output.js';
+import { trainingCallbacks } from './training-callbacks.js';
 import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
 import { defineStage } from './params.js';
 
@@ -63,13 +64,7 @@ const train = defineStage('train')({
         learningRate: resolved.learning_rate, momentum: resolved.momentum, weightDecay: resolved.weight_decay,
         schedule: resolved.schedule, augment: resolved.augment, validationSplit: resolved.validation_split,
         seed: resolved.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
-        log: (line) => ctx.log(line),
-        onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
-        onEpoch: (r, timing) => {
-          timings.add(timing);
-          ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)}` +
-            (r.valAccuracy !== undefined ? ` val accuracy ${r.valAccuracy.toFixed(4)}` : '') + ` ${Math.round(timing.imagesPerSecond)} img/s ${timing.seconds.toFixed(1)} s`);
-        },
+        ...trainingCallbacks(ctx, timings),
       });
     } catch (err) {
       if (err instanceof RangeError) throw new StageError(`${ctx.id}: ${err.message}`);

@@ -7,7 +7,8 @@ import { readSplit, type ImageSet } from '../ml/dataset.js';
 import { loadModel } from '../ml/model-io.js';
 import { createRng, deriveSeed, sample } from '../ml/rng.js';
 import { layerNames, trainModel } from '../ml/train.js';
-import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { EpochTimings, historyMetrics, parameterCounts, writeTrainingOutputs } from '../ml/training-output.js';
+import { trainingCallbacks } from './training-callbacks.js';
 import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
 import { defineStage } from './params.js';
 import { startEngine } from './engine-setup.js';
@@ -99,12 +100,7 @@ const transferRetrain = defineStage('transfer-retrain')({
       epochs: resolved.epochs, batchSize: resolved.batch_size, optimizer: resolved.optimizer, learningRate: resolved.learning_rate,
       momentum: resolved.momentum, seed: resolved.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
       ...(resolved.freeze_up_to !== null ? { freezeUpTo: resolved.freeze_up_to } : {}),
-      log: (line) => ctx.log(line),
-      onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
-      onEpoch: (r, timing) => {
-        timings.add(timing);
-        ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)} ${Math.round(timing.imagesPerSecond)} img/s ${timing.seconds.toFixed(1)} s`);
-      },
+      ...trainingCallbacks(ctx, timings),
     });
     const counts = parameterCounts(model);
     await writeTrainingOutputs(ctx.outDir, model, history, {

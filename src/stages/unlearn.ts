@@ -5,7 +5,8 @@ import { readSplit } from '../ml/dataset.js';
 import { unlearningSet } from '../ml/defence/unlearn.js';
 import { loadModel } from '../ml/model-io.js';
 import { trainModel } from '../ml/train.js';
-import { EpochTimings, historyMetrics, parameterCounts, progressFraction, progressMessage, writeTrainingOutputs } from '../ml/training-output.js';
+import { EpochTimings, historyMetrics, parameterCounts, writeTrainingOutputs } from '../ml/training-output.js';
+import { trainingCallbacks } from './training-callbacks.js';
 import { StageError, type StageContext, type StageInput } from '../common/stage-contract.js';
 import { startEngine } from './engine-setup.js';
 import { TRIGGERS_FILE, type TriggersFile } from './neural-cleanse.js';
@@ -45,12 +46,7 @@ const stage = defineStage('unlearn')({
     const history = await trainModel(model, set, {
       epochs: params.epochs, batchSize: params.batch_size, optimizer: params.optimizer, learningRate: params.learning_rate,
       seed: params.seed, checkpointDir: join(ctx.scratchDir, 'checkpoints'), signal: ctx.signal,
-      log: (line) => ctx.log(line),
-      onProgress: (p) => ctx.progress({ message: progressMessage(p), fraction: progressFraction(p), values: { ...p } }),
-      onEpoch: (r, timing) => {
-        timings.add(timing);
-        ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(4)} accuracy ${r.accuracy.toFixed(4)} ${Math.round(timing.imagesPerSecond)} img/s ${timing.seconds.toFixed(1)} s`);
-      },
+      ...trainingCallbacks(ctx, timings),
     });
     await writeTrainingOutputs(ctx.outDir, model, history, {
       model: model.name, ...parameterCounts(model), baseModel: { input: modelIn.id, kind: modelIn.kind },
