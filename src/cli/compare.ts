@@ -1,10 +1,10 @@
-import { workspaceAt } from '../executor/workspace.js';
 import { compareTable } from '../report/compare-table.js';
 import { renderTable, TABLE_FORMATS, type TableFormat } from '../report/data-table.js';
 import type { Experiment } from '../report/experiment.js';
 import { experimentOfRun } from '../report/run-experiment.js';
 import { resolveRuns } from '../report/run-refs.js';
 import { absolutePath, flag, optionalString, parseCommandArgs, stringList, workspaceOptions } from './args.js';
+import { workspaceToRead } from './workspace-arg.js';
 import type { Command } from './command.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 
@@ -35,7 +35,7 @@ function formatOption(values: Parameters<typeof optionalString>[0]): TableFormat
 export async function experimentsFromArgs(command: string, io: CliIo, values: Parameters<typeof optionalString>[0], refs: string[]): Promise<Experiment[]> {
   const pipelines = stringList(values, 'pipeline');
   if (refs.length === 0 && pipelines.length === 0) throw new UsageError(`${command}: expected at least one RUN (an id, a unique part of one, or "latest") or --pipeline NAME`);
-  const ws = workspaceAt(absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd);
+  const ws = await workspaceToRead(io, values, command);
   const runs = await resolveRuns(ws.runsDir, refs, pipelines);
   if (!runs.ok) throw new UsageError(`${command}: ${runs.error}`);
   const experiments: Experiment[] = [];

@@ -2,7 +2,6 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveRunRef } from '../executor/run-dir.js';
 import { readRun } from '../executor/run-history.js';
-import { workspaceAt } from '../executor/workspace.js';
 import { markdownTable, rowObjects, textTable, type DataTable } from '../report/data-table.js';
 import type { Experiment } from '../report/experiment.js';
 import { diffExperiments, type PipelineDiff } from '../report/pipeline-diff.js';
@@ -10,6 +9,7 @@ import { experimentOfRevision } from '../report/revision-experiment.js';
 import { experimentOfRun } from '../report/run-experiment.js';
 import { shellQuote } from '../report/shell-quote.js';
 import { absolutePath, flag, optionalString, parseCommandArgs, stringList, workspaceOptions } from './args.js';
+import { workspaceToRead } from './workspace-arg.js';
 import type { Command } from './command.js';
 import { EXIT_INVALID, EXIT_OK, UsageError, type CliIo } from './io.js';
 
@@ -65,9 +65,8 @@ export const diffCommand: Command = {
     const format = optionalString(values, 'format') ?? 'table';
     if (!DIFF_FORMATS.includes(format)) throw new UsageError(`--format ${format}: expected one of ${DIFF_FORMATS.join(', ')}`);
     const { a, b, file } = splitArgs(positionals, io.cwd);
-    const root = absolutePath(io.cwd, optionalString(values, 'workspace')) ?? io.cwd;
     const cacheDir = absolutePath(io.cwd, optionalString(values, 'cache-dir'));
-    const ws = workspaceAt(root);
+    const ws = await workspaceToRead(io, values, 'diff');
 
     const side = async (ref: string | undefined): Promise<Experiment | string> => {
       if (file !== undefined) {

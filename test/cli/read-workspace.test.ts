@@ -4,11 +4,11 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runCli, tempWorkspace } from '../executor/helpers.js';
 
-test('bdlab runs and bdlab show with a file as --workspace: exit 2 naming the file, not "no runs"', async () => {
+test('bdlab runs, show, compare, diff and report with a file as --workspace: exit 2 naming the file, not "no runs"', async () => {
   const ws = await tempWorkspace('bdlab-notdir-read-');
   try {
     await ws.write('a-file', 'x');
-    for (const args of [['runs'], ['show', 'latest']]) {
+    for (const args of [['runs'], ['show', 'latest'], ['compare', 'latest'], ['diff', 'one', 'two'], ['report', 'latest', '-o', 'page.html']]) {
       const r = await runCli([...args, '--workspace', 'a-file'], ws.dir);
       assert.is(r.code, 2, `${args[0]}: ${r.stdout}${r.stderr}`);
       assert.is(r.stderr.split('\n')[0], `bdlab ${args[0]}: --workspace ${join(ws.dir, 'a-file')} is a file, not a directory`);
