@@ -1,7 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, readlink, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { packageRoot } from '../../src/common/paths.js';
 import { runCli, tempWorkspace } from '../executor/helpers.js';
 import type { CacheEntryMeta } from '../../src/executor/cache.js';
 import type { Manifest } from '../../src/executor/manifest.js';
@@ -41,6 +44,28 @@ test('bdlab show: a cached instance shows the build time recorded in its cache e
     assert.match(show.stdout, new RegExp(`^slow\\s+cached\\s+${expected.replace('.', '\\.')} \\(cached\\)\\s+${key.slice(0, 10)}`, 'm'));
   } finally {
     await ws.cleanup();
+  }
+});
+
+test('npm ci links the checkout\'s own command, so npx bdlab runs this checkout (not a copy npx installs first)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bdlab-bin-'));
+  try {
+    // A checkout's package.json, bin/ and scripts/, with a node_modules/.bin holding a stale link.
+    for (const file of ['package.json', 'bin', join('scripts', 'link-bin.mjs')]) await cp(join(packageRoot(), file), join(dir, file), { recursive: true });
+    await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
+    spawnSync('ln', ['-s', '../../elsewhere.js', join(dir, 'node_modules', '.bin', 'bdlab')]);
+    for (let run = 0; run < 2; run++) {
+      const r = spawnSync(process.execPath, [join(dir, 'scripts', 'link-bin.mjs')], { encoding: 'utf8' });
+      assert.is(r.status, 0, r.stderr);
+      assert.is(r.stderr, '');
+      assert.is(await readlink(join(dir, 'node_modules', '.bin', 'bdlab')), join('..', '..', 'bin', 'bdlab.js'));
+    }
+    assert.is(await realpath(join(dir, 'node_modules', '.bin', 'bdlab')), await realpath(join(dir, 'bin', 'bdlab.js')));
+    // And npm runs it as part of prepare, which npm ci runs.
+    const scripts = (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts['prepare']!, 'node scripts/link-bin.mjs');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
