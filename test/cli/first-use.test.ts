@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, readlink, realpath, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/common/paths.js';
@@ -47,23 +47,21 @@ test('bdlab show: a cached instance shows the build time recorded in its cache e
   }
 });
 
-test('npm ci links the checkout\'s own command, so npx bdlab runs this checkout (not a copy npx installs first)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'bdlab-bin-'));
+test('npx bdlab does not rebuild the checkout: prepare does nothing when npm runs it for npx (npm_command=exec)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'bdlab-prepare-'));
   try {
-    // A checkout's package.json, bin/ and scripts/, with a node_modules/.bin holding a stale link.
-    for (const file of ['package.json', 'bin', join('scripts', 'link-bin.mjs')]) await cp(join(packageRoot(), file), join(dir, file), { recursive: true });
-    await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
-    spawnSync('ln', ['-s', '../../elsewhere.js', join(dir, 'node_modules', '.bin', 'bdlab')]);
-    for (let run = 0; run < 2; run++) {
-      const r = spawnSync(process.execPath, [join(dir, 'scripts', 'link-bin.mjs')], { encoding: 'utf8' });
-      assert.is(r.status, 0, r.stderr);
-      assert.is(r.stderr, '');
-      assert.is(await readlink(join(dir, 'node_modules', '.bin', 'bdlab')), join('..', '..', 'bin', 'bdlab.js'));
-    }
-    assert.is(await realpath(join(dir, 'node_modules', '.bin', 'bdlab')), await realpath(join(dir, 'bin', 'bdlab.js')));
-    // And npm runs it as part of prepare, which npm ci runs.
+    // A copy with no tsconfig.json and no native sources: building would fail loudly.
+    await mkdir(join(dir, 'scripts'));
+    await cp(join(packageRoot(), 'scripts', 'prepare.mjs'), join(dir, 'scripts', 'prepare.mjs'));
+    const env = { ...process.env, npm_command: 'exec' };
+    const skipped = spawnSync(process.execPath, [join(dir, 'scripts', 'prepare.mjs')], { encoding: 'utf8', env });
+    assert.is(skipped.status, 0, skipped.stderr);
+    assert.is(skipped.stdout + skipped.stderr, '');
+    // For npm ci (npm_command=ci) it builds, and here that fails: the guard is what skipped it.
+    const built = spawnSync(process.execPath, [join(dir, 'scripts', 'prepare.mjs')], { encoding: 'utf8', env: { ...env, npm_command: 'ci' } });
+    assert.is.not(built.status, 0);
     const scripts = (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    assert.match(scripts['prepare']!, 'node scripts/link-bin.mjs');
+    assert.is(scripts['prepare'], 'node scripts/prepare.mjs');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
