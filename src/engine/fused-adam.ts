@@ -42,7 +42,7 @@ class FusedAdamOptimizer extends tf.AdamOptimizer {
 
   override applyGradients(variableGradients: VariableGradients): void {
     const entries = this.entries(variableGradients);
-    if (tf.getBackend() !== 'wasm' || entries.some(({ value, gradient }) => value.dtype !== 'float32' || gradient?.dtype !== 'float32')) {
+    if (tf.getBackend() !== 'wasm' || entries.some(({ value, gradient }) => value.dtype !== 'float32' || (gradient !== undefined && gradient.dtype !== 'float32'))) {
       super.applyGradients(variableGradients);
       return;
     }

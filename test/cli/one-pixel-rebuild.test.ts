@@ -1,10 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ENTRY_FILE, type CacheEntryMeta } from '../../src/executor/cache.js';
 import type { Manifest } from '../../src/executor/manifest.js';
-import { runCli, tempWorkspace } from '../executor/helpers.js';
+import { runCli, runManifests, tempWorkspace } from '../executor/helpers.js';
+
+const latestManifest = async (dir: string): Promise<Manifest> => (await runManifests(dir)).at(-1)!;
 
 const PIPELINE = `name: rebuild
 stages:
@@ -19,11 +21,6 @@ stages:
     params: { images: 2, population: 20, generations: 3, seed: 1, examples: 1 }
   after: { kind: test-files, needs: [search] }
 `;
-
-async function latestManifest(dir: string): Promise<Manifest> {
-  const runs = (await readdir(join(dir, 'runs'))).filter((r) => /^\d{8}T/.test(r)).sort();
-  return JSON.parse(await readFile(join(dir, 'runs', runs.at(-1)!, 'manifest.json'), 'utf8')) as Manifest;
-}
 
 async function entryOf(dir: string, key: string): Promise<CacheEntryMeta> {
   return JSON.parse(await readFile(join(dir, '.bdlab', 'cache', key.slice(0, 2), key, ENTRY_FILE), 'utf8')) as CacheEntryMeta;

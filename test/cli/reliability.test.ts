@@ -4,32 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, symlink, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execaNode } from 'execa';
-import type { Manifest } from '../../src/executor/manifest.js';
 import { CIFAR10_FILE_BYTES } from '../../src/ml/checksums.js';
 import { makeCifarFixture, writeCifarFixtureDirectory } from '../helpers/cifar-fixture.js';
-import { CLI, runCli, tempWorkspace } from '../executor/helpers.js';
-
-async function manifests(dir: string): Promise<Manifest[]> {
-  const runs = (await readdir(join(dir, 'runs'))).filter((r) => /^\d{8}T/.test(r)).sort();
-  return Promise.all(runs.map(async (r) => JSON.parse(await readFile(join(dir, 'runs', r, 'manifest.json'), 'utf8')) as Manifest));
-}
-
-/** Starts the CLI; resolves waitFor once its stdout matches. */
-function startCli(args: string[], cwd: string, env: Record<string, string> = {}) {
-  const proc = execaNode(CLI, args, { cwd, reject: false, stdin: 'ignore', env: { ...env, BDLAB_DATA_PATH: '', BDLAB_BACKEND: '' } });
-  let out = '';
-  proc.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  return {
-    proc,
-    output: () => out,
-    waitFor: async (re: RegExp): Promise<void> => {
-      while (!re.test(out)) {
-        if (proc.exitCode !== null) throw new Error(`CLI exited before ${re}; output:\n${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-  };
-}
+import { runCli, runManifests as manifests, startCli, tempWorkspace } from '../executor/helpers.js';
 
 /** A pid that certainly belongs to no process any more. */
 async function deadPid(): Promise<number> {

@@ -1,36 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { execaNode, type ResultPromise } from 'execa';
-import type { Manifest } from '../../src/executor/manifest.js';
-import { CLI, runCli, tempWorkspace } from '../executor/helpers.js';
-
-/** Starts the CLI and resolves once a stdout line matches. */
-function startCli(args: string[], cwd: string): { proc: ResultPromise<{ cwd: string; reject: false; stdin: 'ignore' }>; waitFor(re: RegExp): Promise<void>; output(): string } {
-  const proc = execaNode(CLI, args, { cwd, reject: false, stdin: 'ignore' });
-  let out = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
-  });
-  return {
-    proc,
-    output: () => out,
-    waitFor: (re) =>
-      new Promise<void>((resolve, reject) => {
-        if (re.test(out)) return resolve();
-        waiters.push({ re, resolve });
-        void proc.then(() => reject(new Error(`CLI exited before ${re}; output:\n${out}`)));
-      }),
-  };
-}
-
-async function manifests(dir: string): Promise<Manifest[]> {
-  const runs = (await readdir(join(dir, 'runs'))).filter((r) => /^\d{8}T/.test(r)).sort();
-  return Promise.all(runs.map(async (r) => JSON.parse(await readFile(join(dir, 'runs', r, 'manifest.json'), 'utf8')) as Manifest));
-}
+import { runCli, runManifests as manifests, startCli, tempWorkspace } from '../executor/helpers.js';
 
 const CHAIN = `name: chain
 stages:

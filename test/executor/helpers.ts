@@ -1,9 +1,10 @@
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execaNode } from 'execa';
 import type { RunEvent } from '../../src/executor/events.js';
+import type { Manifest } from '../../src/executor/manifest.js';
 import { RunEvents } from '../../src/executor/events.js';
 import { LocalExecutor } from '../../src/executor/executors/local.js';
 import { openPipeline } from '../../src/executor/open-pipeline.js';
@@ -41,6 +42,29 @@ export interface CliResult {
 export async function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
   const r = await execaNode(CLI, args, { cwd, reject: false, env: { ...env, BDLAB_DATA_PATH: '', BDLAB_BACKEND: '' }, stdin: 'ignore' });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
+}
+
+/** Starts the CLI (in runCli's environment) without waiting for it; waitFor resolves once its stdout matches. */
+export function startCli(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const proc = execaNode(CLI, args, { cwd, reject: false, stdin: 'ignore', env: { ...env, BDLAB_DATA_PATH: '', BDLAB_BACKEND: '' } });
+  let out = '';
+  proc.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return {
+    proc,
+    output: () => out,
+    waitFor: async (re: RegExp): Promise<void> => {
+      while (!re.test(out)) {
+        if (proc.exitCode !== null) throw new Error(`CLI exited before ${re}; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  };
+}
+
+/** The manifests of the workspace's recorded runs, oldest first. */
+export async function runManifests(dir: string): Promise<Manifest[]> {
+  const runs = (await readdir(join(dir, 'runs'))).filter((r) => /^\d{8}T/.test(r)).sort();
+  return Promise.all(runs.map(async (r) => JSON.parse(await readFile(join(dir, 'runs', r, 'manifest.json'), 'utf8')) as Manifest));
 }
 
 export interface InProcessRun {
