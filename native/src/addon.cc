@@ -11,6 +11,11 @@ napi_value call(napi_env env, napi_callback_info info) {
   try {
     Args args(env, info);
     reinterpret_cast<Kernel>(data)(args);
+    if (args.hasResult()) {
+      napi_value result;
+      napi_create_double(env, args.result(), &result);
+      return result;
+    }
   } catch (const std::exception& error) {
     napi_throw_error(env, "BDLAB_NATIVE", error.what());
   }
@@ -25,8 +30,16 @@ void setThreads(Args& a) {
   setThreadCount(static_cast<int>(n), a.count() > 1 && a.integer(1) != 0);
 }
 
+// waitForDeferred(): returns when every deferred kernel has finished (rethrowing the first failure).
+void waitDeferred(Args&) { waitForDeferred(); }
+
+// deferredFinishedBelow(): every deferred kernel with a smaller id has finished.
+void finishedBelow(Args& a) { a.setResult(static_cast<double>(deferredFinishedBelow())); }
+
 napi_value init(napi_env env, napi_value exports) {
   exportKernel(env, exports, "setThreads", setThreads);
+  exportKernel(env, exports, "waitForDeferred", waitDeferred);
+  exportKernel(env, exports, "deferredFinishedBelow", finishedBelow);
   // Parked workers are joined when Node tears the environment down (process exit, worker end).
   napi_add_env_cleanup_hook(env, [](void*) { stopThreads(); }, nullptr);
   registerConvKernels(env, exports);

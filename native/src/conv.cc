@@ -310,15 +310,10 @@ void conv2dBackpropInput(Args& a) {
   });
 }
 
-// conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry): dfilter^T = dy^T x patches, so the patches
-// are packed as B (k-major: each pixel's taps are contiguous runs of the input) and only dy, 1/taps of
-// their size, is transposed; the small [outC, taps] product is transposed into dfilter at the end.
-void conv2dBackpropFilter(Args& a) {
-  a.memory(0);
-  const ConvGeometry g = ConvGeometry::read(a, 4);
-  const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
-  const float* dy = a.floats(2, g.pixels() * g.outC);
-  float* dw = a.floats(3, g.taps() * g.outC);
+// dfilter^T = dy^T x patches, so the patches are packed as B (k-major: each pixel's taps are contiguous
+// runs of the input) and only dy, 1/taps of their size, is transposed; the small [outC, taps] product
+// is transposed into dfilter at the end.
+void filterGradient(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
   if (smallFilterGradient(g, x, dy, dw)) return;
   const int64_t taps = g.taps();
   std::vector<float> product(static_cast<size_t>(g.outC * taps));
@@ -331,6 +326,22 @@ void conv2dBackpropFilter(Args& a) {
   for (int64_t t = 0; t < taps; ++t) {
     for (int64_t c = 0; c < g.outC; ++c) dw[t * g.outC + c] = product[c * taps + t];
   }
+}
+
+// conv2dBackpropFilter(memory, x, dy, dfilter, ...geometry[, deferred]): with `deferred` set, the
+// gradient is queued for an idle pool thread and the task id is returned (0: it ran at once), see
+// defer() in parallel.h. The wasm heap's memory does not move when it grows, so the pointers stay valid.
+void conv2dBackpropFilter(Args& a) {
+  a.memory(0);
+  const ConvGeometry g = ConvGeometry::read(a, 4);
+  const float* x = a.floats(1, g.batch * g.inH * g.inW * g.inC);
+  const float* dy = a.floats(2, g.pixels() * g.outC);
+  float* dw = a.floats(3, g.taps() * g.outC);
+  if (a.count() > 19 && a.integer(19) != 0) {
+    a.setResult(static_cast<double>(defer([g, x, dy, dw] { filterGradient(g, x, dy, dw); })));
+    return;
+  }
+  filterGradient(g, x, dy, dw);
 }
 
 }  // namespace

@@ -85,6 +85,14 @@ class Args {
     return static_cast<const double*>(data);
   }
 
+  /** The number the entry point returns to JavaScript (else undefined). */
+  void setResult(double value) {
+    result_ = value;
+    hasResult_ = true;
+  }
+  bool hasResult() const { return hasResult_; }
+  double result() const { return result_; }
+
   /** Like floats(), but a negative offset means "absent" and yields nullptr. */
   float* optionalFloats(size_t i, int64_t count) const { return integer(i) < 0 ? nullptr : floats(i, count); }
 
@@ -95,6 +103,8 @@ class Args {
   size_t argc_;
   uint8_t* base_ = nullptr;
   size_t length_ = 0;
+  double result_ = 0;
+  bool hasResult_ = false;
 };
 
 using Kernel = void (*)(Args&);

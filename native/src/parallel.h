@@ -59,4 +59,24 @@ inline int64_t chunkBegin(int64_t n, int64_t chunks, int64_t i) { return n * i /
  */
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t chunk, int64_t begin, int64_t end)>& body);
 
+// Deferred kernels. A kernel whose result is not read at once (a filter gradient: only the optimizer
+// reads it, after the whole backward pass) can be handed to the pool instead of run: an idle worker
+// runs it, on its own thread, while JavaScript goes on issuing kernels; the calling thread runs what
+// is still queued when it waits. A deferred task computes exactly what the kernel would have computed
+// in place (its nested parallelFor calls run inline on the worker), so results keep their bits. The
+// JavaScript side (src/engine/deferred.ts) keeps the task's tensors alive and waits before anything
+// reads its output.
+
+/**
+ * Queues `task` and returns its id (1, 2, ...), or runs it at once and returns 0 when the pool has no
+ * worker (one thread) or another JavaScript thread holds it.
+ */
+uint64_t defer(std::function<void()> task);
+
+/** Runs the queued tasks on the calling thread, waits for those running on workers, and rethrows the first error of any. */
+void waitForDeferred();
+
+/** Every deferred task with an id below this one has finished. */
+uint64_t deferredFinishedBelow();
+
 }  // namespace bdlab

@@ -27,7 +27,12 @@ export interface NativeGemmKernels {
   setThreads(threads: number, splitEverything?: number): void;
   conv2d(memory: ArrayBuffer, x: number, filter: number, y: number, bias: number, activation: number, ...geometry: number[]): void;
   conv2dBackpropInput(memory: ArrayBuffer, dy: number, filter: number, dx: number, ...geometry: number[]): void;
-  conv2dBackpropFilter(memory: ArrayBuffer, x: number, dy: number, dfilter: number, ...geometry: number[]): void;
+  /** With a trailing 1 (deferred), queues the gradient on the pool and returns its task id (0: it ran at once), see kernels/deferred.ts. */
+  conv2dBackpropFilter(memory: ArrayBuffer, x: number, dy: number, dfilter: number, ...geometryAndDeferred: number[]): number | undefined;
+  /** Waits for every deferred kernel (rethrowing the first failure). */
+  waitForDeferred(): void;
+  /** Every deferred kernel with a smaller id has finished. */
+  deferredFinishedBelow(): number;
   matmul(memory: ArrayBuffer, a: number, b: number, c: number, batchA: number, batchB: number, m: number, n: number, k: number,
     transposeA: number, transposeB: number, bias: number, activation: number): void;
 }

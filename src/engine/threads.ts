@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { autoThreads, parseThreadsSetting, THREADS_ENV } from '../common/threads.js';
+import { waitForDeferredKernels } from './kernels/deferred.js';
 import { loadNativeKernels } from './native.js';
 
 let requested: number | undefined;
@@ -33,6 +34,9 @@ export function setEngineThreads(threads: number): void {
 export function applyEngineThreads(): number {
   const threads = engineThreads();
   const native = loadNativeKernels();
-  if (native.loaded) native.kernels.setThreads(threads);
+  if (native.loaded) {
+    waitForDeferredKernels();
+    native.kernels.setThreads(threads);
+  }
   return threads;
 }

@@ -3,6 +3,7 @@ import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, 
 import type { NativeKernels } from '../native.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
 import { conv2DBackpropInputWasm } from './conv2d_backprop_input_wasm.js';
+import { deferKernel, kernelDeferralEnabled } from './deferred.js';
 import { convGeometry, heap, nativeActivation, offset, type KernelArgs } from './native_heap.js';
 import { allocate, asWasm, callKernel, type Info } from './wasm_heap.js';
 
@@ -50,7 +51,14 @@ export function conv2DNative(native: NativeKernels): tf.KernelConfig[] {
     if (!channelsLast(dataFormat) || x.dtype !== 'float32') return (conv2DBackpropFilterWasm.kernelFunc as (a: KernelArgs) => Info)({ inputs, backend, attrs });
     const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode);
     const dw = allocate(backend, [...filterShape]);
-    native.conv2dBackpropFilter(heap(backend), offset(backend, x), offset(backend, dy), offset(backend, dw), ...convGeometry(info));
+    const args = [heap(backend), offset(backend, x), offset(backend, dy), offset(backend, dw), ...convGeometry(info)] as const;
+    // Only the optimizer reads a filter gradient, after the whole backward pass: at N > 1 threads an
+    // idle pool thread computes it while the backward pass goes on (see deferred.ts).
+    if (kernelDeferralEnabled()) {
+      deferKernel(backend, native, [dw], [x, dy], () => native.conv2dBackpropFilter(...args, 1) ?? 0);
+    } else {
+      native.conv2dBackpropFilter(...args);
+    }
     return dw;
   };
 
