@@ -21,7 +21,9 @@ import { createInterface, type Interface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { adamOptimizer, initEngine, setEngineThreads, type BackendInfo, type BackendPreference } from '../src/engine/index.js';
+import {
+  adamOptimizer, deferredKernelCount, deferredWaitMs, initEngine, setEngineThreads, setKernelDeferralEnabled, type BackendInfo, type BackendPreference,
+} from '../src/engine/index.js';
 import { formatProfile, profileKernels } from '../src/engine/profile.js';
 import { foldBatchNorm } from '../src/ml/models/fold-batch-norm.js';
 import { buildModel, type ModelName } from '../src/ml/models/index.js';
@@ -227,32 +229,62 @@ async function measure(line: Line, threads: number, budget: Budget, torch: Torch
 }
 
 /**
- * Per-kernel CPU time of one training step at the current thread count, split into the native
- * kernels (parallel) and everything else: TF.js' own kernels and its JavaScript between kernels,
- * which run on one thread and bound the scaling (Amdahl).
+ * Where one training step's time goes at the current thread count: the native kernels (parallel),
+ * TF.js' own kernels and its JavaScript between kernels (on one thread: they bound the scaling), and
+ * the wait for the filter gradients deferred to idle pool threads. Then the scaling from 1 thread,
+ * with and without deferring those gradients, from paired windows.
  */
-async function serialProfile(line: Line, nativeKernels: readonly string[]): Promise<string> {
+async function serialProfile(line: Line, nativeKernels: readonly string[], threads: number, budget: Budget): Promise<string> {
   const { run, dispose } = workloads(line);
   try {
-    warmUp(run.train, 1000);
+    const msPerStep = warmUp(run.train, budget.warmUpMs);
     const steps = 3;
     const cpu0 = process.cpuUsage();
     const wall0 = performance.now();
+    const waited0 = deferredWaitMs();
+    const deferred0 = deferredKernelCount();
     const timings = await profileKernels(() => { for (let i = 0; i < steps; i++) run.train(); });
     const stepWall = (performance.now() - wall0) / steps;
     const stepCpu = process.cpuUsage(cpu0);
     const perStep = (ms: number): number => ms / steps;
+    const waitMs = perStep(deferredWaitMs() - waited0);
     const nativeMs = perStep(timings.filter((t) => nativeKernels.includes(t.kernelName)).reduce((sum, t) => sum + t.wallMs, 0));
     const serial = timings.filter((t) => !nativeKernels.includes(t.kernelName));
     const serialMs = perStep(serial.reduce((sum, t) => sum + t.wallMs, 0));
-    const rest = Math.max(0, stepWall - nativeMs - serialMs);
+    const rest = Math.max(0, stepWall - nativeMs - serialMs - waitMs);
     const pct = (ms: number): string => `${((100 * ms) / stepWall).toFixed(0)} %`;
     const top = serial.slice(0, 4).map((t) => `${t.kernelName} ${perStep(t.wallMs).toFixed(1)} ms`).join(', ');
+    const deferredPerStep = perStep(deferredKernelCount() - deferred0);
+    const scaling = threads > 1 ? `; scaling from 1 thread ${deferralScaling(run.train, threads, msPerStep, budget)}` : '';
     return `  ${label(line)}: step ${stepWall.toFixed(0)} ms wall (${((stepCpu.user + stepCpu.system) / 1000 / steps).toFixed(0)} ms CPU); native kernels ${pct(nativeMs)}; ` +
-      `TF.js kernels on one thread ${pct(serialMs)} (${top}); JavaScript between kernels ~${pct(rest)}`;
+      `TF.js kernels on one thread ${pct(serialMs)} (${top}); JavaScript between kernels ~${pct(rest)}; ` +
+      `waiting for the ${deferredPerStep.toFixed(0)} deferred filter gradients ${pct(waitMs)}${scaling}`;
   } finally {
     dispose();
   }
+}
+
+/** Medians of paired windows: N threads without deferred kernels, and with them, each over 1 thread in the same round. */
+function deferralScaling(step: () => void, threads: number, msPerStep: number, budget: Budget): string {
+  const steps = Math.max(1, Math.round(budget.windowMs / msPerStep));
+  const runSteps = (): void => { for (let i = 0; i < steps; i++) step(); };
+  const modes: [threads: number, deferral: boolean][] = [[1, true], [threads, false], [threads, true]];
+  const walls: number[][] = modes.map(() => []);
+  try {
+    for (let w = 0; w < budget.windows; w++) {
+      modes.forEach(([n, deferral], i) => {
+        setEngineThreads(n);
+        setKernelDeferralEnabled(deferral);
+        step();  // outside the window: the pool's resize
+        walls[i]!.push(window(BATCH * steps, runSteps).wall);
+      });
+    }
+  } finally {
+    setEngineThreads(threads);
+    setKernelDeferralEnabled(true);
+  }
+  const over = (i: number): string => `${median(walls[i]!.map((rate, w) => rate / walls[0]![w]!)).toFixed(2)}x`;
+  return `${over(1)} without deferring filter gradients, ${over(2)} with`;
 }
 
 /** Per-kernel CPU time of one training step or inference batch (for a missed target). */
@@ -341,7 +373,7 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
     const many = Math.max(...threadCounts);
     setEngineThreads(many);
     out(`where a training step's time goes at ${many} thread${many === 1 ? '' : 's'} (wall time; everything but the native kernels runs on one thread):`);
-    for (const line of lines.filter(targeted)) out(await serialProfile(line, info.nativeKernels));
+    for (const line of lines.filter(targeted)) out(await serialProfile(line, info.nativeKernels, many, budget));
     return;
   }
   const results: (Measurement & { backend: string })[] = [];
@@ -419,7 +451,7 @@ export async function main(options: EngineBenchOptions = {}): Promise<void> {
     await initEngine('wasm');
     setEngineThreads(many);
     out(`where a training step's time goes at ${many} thread${many === 1 ? '' : 's'} (wall time; everything but the native kernels runs on one thread):`);
-    for (const line of lines.filter(targeted)) out(await serialProfile(line, nativeKernels));
+    for (const line of lines.filter(targeted)) out(await serialProfile(line, nativeKernels, many, budget));
   }
   for (const { line, mode, threads } of missed) {
     await initEngine('wasm');

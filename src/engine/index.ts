@@ -4,4 +4,4 @@ export type { BackendInfo } from './init.js';
 export { initEngine } from './init.js';
 export { engineThreads, setEngineThreads } from './threads.js';
 export { adamOptimizer } from './fused-adam.js';
-export { deferredKernelCount, setKernelDeferralEnabled, waitForDeferredKernels } from './kernels/deferred.js';
+export { deferredKernelCount, deferredWaitMs, setKernelDeferralEnabled, waitForDeferredKernels } from './kernels/deferred.js';

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendPreference } from './preference.js';
 import { cpuKernels, nativeWasmKernels, wasmKernels } from './kernels/index.js';
 import { loadNativeKernels } from './native.js';
+import { shareSavedTensors } from './saved-tensors.js';
 import { customKernelNames, installKernels, nativeKernelNames, setUpReplacedOriginals } from './registry.js';
 import { applyEngineThreads } from './threads.js';
 
@@ -92,6 +93,8 @@ async function activate(name: BackendName): Promise<Record<string, string>> {
   }
   if (!(await tf.setBackend(name))) throw new Error(`backend "${name}" failed to initialize`);
   await tf.ready();
+  // Our backends count buffer references; tfjs-node's saved tensors stay TF.js' own clones.
+  shareSavedTensors(name !== 'tensorflow');
   setUpReplacedOriginals(name);
   return versions;
 }

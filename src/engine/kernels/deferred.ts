@@ -43,6 +43,7 @@ const pendingOutputs = new Set<object>();
 const hooked = new WeakSet<object>();
 let native: DeferralNative | undefined;
 let deferredSoFar = 0;
+let waitedMs = 0;
 let owner: BackendWasm | undefined;
 
 /** Turns deferral off (every kernel runs where it is called, as at one thread) or back on: for benchmarks and tests. */
@@ -75,10 +76,12 @@ export function deferKernel(backend: BackendWasm, addon: DeferralNative, outputs
 /** Waits for every deferred kernel and releases what they held. Rethrows a task's error. */
 export function waitForDeferredKernels(): void {
   if (native === undefined || pending.length === 0) return;
+  const started = performance.now();
   try {
     native.waitForDeferred();
   } finally {
     releaseFinished(Number.POSITIVE_INFINITY);
+    waitedMs += performance.now() - started;
   }
 }
 
@@ -90,6 +93,11 @@ export function pendingDeferredKernels(): number {
 /** Kernels deferred in this process so far (for tests and the benchmark's profile). */
 export function deferredKernelCount(): number {
   return deferredSoFar;
+}
+
+/** Milliseconds JavaScript has spent waiting for (and helping with) deferred kernels so far (the benchmark's profile). */
+export function deferredWaitMs(): number {
+  return waitedMs;
 }
 
 function releaseFinished(below: number): void {
