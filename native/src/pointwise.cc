@@ -407,6 +407,48 @@ void maxPoolGrad(Args& a) {
   });
 }
 
+// maxPool(memory, x, y, batch, inH, inW, channels, outH, outW, strideH, strideW, dilationH, dilationW,
+// effectiveFilterH, effectiveFilterW, padTop, padLeft): the maximum of each window's in-image taps
+// (strict '>', as TF.js' CPU kernel: NaN never wins; a window without taps gives -infinity), all
+// channels of a pixel at once. Rows of output pixels are the units; every output is written once.
+void maxPool(Args& a) {
+  a.memory(0);
+  int64_t g[14];
+  for (int i = 0; i < 14; ++i) {
+    g[i] = a.integer(3 + static_cast<size_t>(i));
+    if (g[i] < 0) throw std::invalid_argument("pooling geometry must not be negative");
+  }
+  const int64_t batch = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], strideH = g[6], strideW = g[7];
+  const int64_t dilationH = g[8], dilationW = g[9], filterH = g[10], filterW = g[11], top = g[12], left = g[13];
+  if (strideH == 0 || strideW == 0 || dilationH == 0 || dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+  const float* x = a.floats(1, checkedCount(checkedCount(batch, inH), checkedCount(inW, C)));
+  float* y = a.floats(2, checkedCount(checkedCount(batch, outH), checkedCount(outW, C)));
+  const int64_t rowStride = inW * C, imageFloats = inH * rowStride;
+  parallelFor(batch * outH, grainFor(outW * C * filterH * filterW, kMinChunkFloats), [&](int64_t, int64_t r0, int64_t r1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      const int64_t b = row / outH, oh = row % outH;
+      const float* xb = x + b * imageFloats;
+      const int64_t h0 = oh * strideH - top;
+      const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
+      const int64_t fh1 = std::min(filterH, inH - h0);
+      for (int64_t ow = 0; ow < outW; ++ow) {
+        const int64_t w0 = ow * strideW - left;
+        const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
+        const int64_t fw1 = std::min(filterW, inW - w0);
+        float* __restrict out = y + (row * outW + ow) * C;
+        for (int64_t c = 0; c < C; ++c) out[c] = -std::numeric_limits<float>::infinity();
+        for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
+          for (int64_t fw = fw0; fw < fw1; fw += dilationW) {
+            const float* __restrict v = xb + (h0 + fh) * rowStride + (w0 + fw) * C;
+            // A select, not std::max: vectorizes, and keeps TF.js' rule that NaN never wins.
+            for (int64_t c = 0; c < C; ++c) out[c] = v[c] > out[c] ? v[c] : out[c];
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 void registerPointwiseKernels(napi_env env, napi_value exports) {
@@ -414,6 +456,7 @@ void registerPointwiseKernels(napi_env env, napi_value exports) {
   exportKernel(env, exports, "binary", binary);
   exportKernel(env, exports, "unary", unary);
   exportKernel(env, exports, "maxPoolGrad", maxPoolGrad);
+  exportKernel(env, exports, "maxPool", maxPool);
 }
 
 }  // namespace bdlab

@@ -18,8 +18,8 @@ const native = loadNativeKernels();
 const skip = native.loaded ? undefined : `native addon not loaded (${native.reason}): skipping the native pointwise tests`;
 if (skip !== undefined) console.log(skip);
 
-type Entry = 'reduceSum' | 'binary' | 'maxPoolGrad';
-const calls: Record<Entry, number> = { reduceSum: 0, binary: 0, maxPoolGrad: 0 };
+type Entry = 'reduceSum' | 'binary' | 'maxPool' | 'maxPoolGrad';
+const calls: Record<Entry, number> = { reduceSum: 0, binary: 0, maxPool: 0, maxPoolGrad: 0 };
 
 test.before(async () => {
   await initEngine('wasm');
@@ -141,9 +141,8 @@ nativeTest('Add, Sub, Multiply and RealDiv fall back for two-sided and middle br
   }
 });
 
-nativeTest('MaxPoolGrad runs natively and matches the CPU reference, including ties', () => {
-  type Case = [number[], number | [number, number], number | [number, number], 'same' | 'valid'];
-  const cases: Case[] = [
+type PoolCase = [number[], number | [number, number], number | [number, number], 'same' | 'valid'];
+const POOLS: PoolCase[] = [
     [[2, 8, 8, 3], 2, 2, 'valid'],
     [[3, 9, 9, 4], 3, 2, 'same'],
     [[1, 7, 7, 2], 3, 1, 'same'],
@@ -153,8 +152,23 @@ nativeTest('MaxPoolGrad runs natively and matches the CPU reference, including t
     [[2, 9, 8, 7], [3, 2], [2, 1], 'same'],
     [[1, 6, 6, 1], 1, 1, 'valid'],
     [[2, 5, 5, 4], 5, 1, 'same'], // windows reaching two pixels into the padding
-  ];
-  for (const [shape, f, s, pad] of cases) {
+];
+
+nativeTest('MaxPool runs natively and gives exactly the CPU reference, on every pooling geometry', () => {
+  for (const [shape, f, s, pad] of POOLS) {
+    for (const x of [random(shape, 3), coarse(shape)]) {
+      assert.ok(agrees('MaxPool', 'maxPool', { x }, { filterSize: f, strides: s, pad }, 0), `MaxPool [${shape}] ${f}/${s} ${pad} did not run natively`);
+    }
+  }
+  // -Infinity and NaN never win a window (TF.js compares with '>'): an all-NaN window gives -Infinity.
+  const values = random([1, 4, 4, 2]).values;
+  values.fill(-Infinity, 0, 8);
+  values.fill(NaN, 8, 12);
+  agrees('MaxPool', 'maxPool', { x: { values, shape: [1, 4, 4, 2] } }, { filterSize: 2, strides: 2, pad: 'valid' }, 0);
+});
+
+nativeTest('MaxPoolGrad runs natively and matches the CPU reference, including ties', () => {
+  for (const [shape, f, s, pad] of POOLS) {
     const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], f, s, 1, pad);
     const dims = info.outShape;
     for (const input of [random(shape, 3), coarse(shape), { values: new Float32Array(shape.reduce((p, q) => p * q, 1)), shape }]) {
@@ -221,6 +235,8 @@ nativeTest('the native kernels fetch the heap after allocating their output (out
     // Output as large as the input, so each size step outgrows the heap left by the previous ones.
     ['Multiply', (n) => [{ a: random([n / 16, 16]), b: random([16]) }, {}]],
     ['RealDiv', (n) => [{ a: random([n]), b: random([]) }, {}]],
+    // A 1x1 window at stride 1: the output is as large as the input.
+    ['MaxPool', (n) => [{ x: random([n / (32 * 32 * 16), 32, 32, 16]) }, { filterSize: 1, strides: 1, pad: 'valid' }]],
     ['MaxPoolGrad', (n) => {
       const shape = [n / (32 * 32 * 16), 32, 32, 16];
       const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], 2, 2, 1, 'valid');

@@ -134,11 +134,12 @@ nativeTest('element-wise, broadcast and unary ops and reductions are bit-identic
   acrossThreads('Sum', { x: random([1, 1, 1, 3]) }, { axis: [0, 1, 2], keepDims: false });
 });
 
-nativeTest('MaxPoolGrad and FusedBatchNorm (inference) are bit-identical across thread counts', () => {
+nativeTest('MaxPool, MaxPoolGrad and FusedBatchNorm (inference) are bit-identical across thread counts', () => {
   for (const [shape, f, s, pad] of [[[3, 8, 8, 5], 2, 2, 'valid'], [[1, 7, 7, 2], 3, 1, 'same'], [[1, 1, 1, 3], 1, 1, 'valid']] as [number[], number, number, Pad][]) {
     const dims = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], f, s, 1, pad).outShape;
     const input = random(shape);
     input.values = input.values.map((v) => Math.round(v * 2) / 2); // ties, as after ReLU
+    acrossThreads('MaxPool', { x: input }, { filterSize: f, strides: s, pad }, 0);
     acrossThreads('MaxPoolGrad', { dy: random(dims), input, output: random(dims) }, { filterSize: f, strides: s, pad }, 1e-6);
   }
   const variance = random([7]);
