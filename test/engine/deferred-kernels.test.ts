@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { initEngine, setEngineThreads } from '../../src/engine/index.js';
-import { deferredKernelCount, pendingDeferredKernels, setKernelDeferralEnabled, waitForDeferredKernels } from '../../src/engine/kernels/deferred.js';
+import { deferredKernelCount, MIN_DEFERRED_MACS, pendingDeferredKernels, setKernelDeferralEnabled, waitForDeferredKernels } from '../../src/engine/kernels/deferred.js';
 import { nativeTest } from '../helpers/native-test.js';
 import { random } from './reference.js';
 

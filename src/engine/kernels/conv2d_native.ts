@@ -3,7 +3,7 @@ import type { Conv2DAttrs, Conv2DBackpropFilterAttrs, Conv2DBackpropInputAttrs, 
 import type { NativeKernels } from '../native.js';
 import { conv2DBackpropFilterWasm } from './conv2d_backprop_filter_wasm.js';
 import { conv2DBackpropInputWasm } from './conv2d_backprop_input_wasm.js';
-import { deferKernel, kernelDeferralEnabled } from './deferred.js';
+import { deferKernel, worthDeferring } from './deferred.js';
 import { convGeometry, heap, nativeActivation, offset, type KernelArgs } from './native_heap.js';
 import { allocate, asWasm, callKernel, type Info } from './wasm_heap.js';
 
@@ -54,7 +54,7 @@ export function conv2DNative(native: NativeKernels): tf.KernelConfig[] {
     const args = [heap(backend), offset(backend, x), offset(backend, dy), offset(backend, dw), ...convGeometry(info)] as const;
     // Only the optimizer reads a filter gradient, after the whole backward pass: at N > 1 threads an
     // idle pool thread computes it while the backward pass goes on (see deferred.ts).
-    if (kernelDeferralEnabled()) {
+    if (worthDeferring(info.batchSize * info.outHeight * info.outWidth * info.filterHeight * info.filterWidth * info.inChannels * info.outChannels)) {
       deferKernel(backend, native, [dw], [x, dy], () => native.conv2dBackpropFilter(...args, 1) ?? 0);
     } else {
       native.conv2dBackpropFilter(...args);
