@@ -352,20 +352,43 @@ void poolWindowGrad(const float* xb, float* dxb, const float* __restrict g0, con
 }
 #endif
 
+/** A 2-D pooling's geometry as MaxPool and MaxPoolGrad receive it: 14 integers from argument `first`. */
+struct PoolGeometry {
+  int64_t batch, inH, inW, C, outH, outW, strideH, strideW, dilationH, dilationW, filterH, filterW, top, left;
+
+  static PoolGeometry read(const Args& a, size_t first) {
+    PoolGeometry p{};
+    int64_t* fields[] = {&p.batch, &p.inH, &p.inW, &p.C, &p.outH, &p.outW, &p.strideH, &p.strideW, &p.dilationH, &p.dilationW, &p.filterH, &p.filterW, &p.top, &p.left};
+    for (int64_t* f : fields) {
+      *f = a.integer(first++);
+      if (*f < 0) throw std::invalid_argument("pooling geometry must not be negative");
+    }
+    if (p.strideH == 0 || p.strideW == 0 || p.dilationH == 0 || p.dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+    return p;
+  }
+
+  /** One axis of a window: its first input coordinate (`origin`, maybe in the padding) and the filter taps [first, end) inside the image. */
+  struct Span {
+    int64_t origin, first, end;
+  };
+
+  static Span span(int64_t out, int64_t stride, int64_t pad, int64_t dilation, int64_t filter, int64_t in) {
+    const int64_t origin = out * stride - pad;
+    return {origin, origin >= 0 ? 0 : (-origin + dilation - 1) / dilation * dilation, std::min(filter, in - origin)};
+  }
+  Span rows(int64_t oh) const { return span(oh, strideH, top, dilationH, filterH, inH); }
+  Span cols(int64_t ow) const { return span(ow, strideW, left, dilationW, filterW, inW); }
+};
+
 // maxPoolGrad(memory, x, dy, dx, batch, inH, inW, channels, outH, outW, strideH, strideW, dilationH,
 // dilationW, effectiveFilterH, effectiveFilterW, padTop, padLeft): each dy value goes to the first
 // maximum of its window in row-major order (strict '>', as TF.js' CPU kernel: ties after ReLU are
 // common, and NaN never wins), all channels of a pixel at once.
 void maxPoolGrad(Args& a) {
   a.memory(0);
-  int64_t g[14];
-  for (int i = 0; i < 14; ++i) {
-    g[i] = a.integer(4 + static_cast<size_t>(i));
-    if (g[i] < 0) throw std::invalid_argument("pooling geometry must not be negative");
-  }
-  const int64_t batch = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], strideH = g[6], strideW = g[7];
-  const int64_t dilationH = g[8], dilationW = g[9], filterH = g[10], filterW = g[11], top = g[12], left = g[13];
-  if (strideH == 0 || strideW == 0 || dilationH == 0 || dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+  const PoolGeometry p = PoolGeometry::read(a, 4);
+  const int64_t batch = p.batch, inH = p.inH, inW = p.inW, C = p.C, outH = p.outH, outW = p.outW;
+  const int64_t dilationH = p.dilationH, dilationW = p.dilationW;
   const int64_t inSize = checkedCount(checkedCount(batch, inH), checkedCount(inW, C));
   const float* x = a.floats(1, inSize);
   const float* dy = a.floats(2, checkedCount(checkedCount(batch, outH), checkedCount(outW, C)));
@@ -387,16 +410,12 @@ void maxPoolGrad(Args& a) {
       const float* xb = x + b * imageFloats;
       float* dxb = dx + b * imageFloats;
       for (int64_t oh = 0; oh < outH; ++oh) {
-        const int64_t h0 = oh * strideH - top;
-        const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
-        const int64_t fh1 = std::min(filterH, inH - h0);
+        const PoolGeometry::Span rows = p.rows(oh);
         for (int64_t ow = 0; ow < outW; ++ow) {
-          const int64_t w0 = ow * strideW - left;
-          const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
-          const int64_t fw1 = std::min(filterW, inW - w0);
+          const PoolGeometry::Span cols = p.cols(ow);
           taps.clear();
-          for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
-            for (int64_t fw = fw0; fw < fw1; fw += dilationW) taps.push_back((h0 + fh) * rowStride + (w0 + fw) * C);
+          for (int64_t fh = rows.first; fh < rows.end; fh += dilationH) {
+            for (int64_t fw = cols.first; fw < cols.end; fw += dilationW) taps.push_back((rows.origin + fh) * rowStride + (cols.origin + fw) * C);
           }
           const float* __restrict g0 = dy + ((b * outH + oh) * outW + ow) * C;
           if (taps.empty()) continue;
@@ -413,33 +432,22 @@ void maxPoolGrad(Args& a) {
 // channels of a pixel at once. Rows of output pixels are the units; every output is written once.
 void maxPool(Args& a) {
   a.memory(0);
-  int64_t g[14];
-  for (int i = 0; i < 14; ++i) {
-    g[i] = a.integer(3 + static_cast<size_t>(i));
-    if (g[i] < 0) throw std::invalid_argument("pooling geometry must not be negative");
-  }
-  const int64_t batch = g[0], inH = g[1], inW = g[2], C = g[3], outH = g[4], outW = g[5], strideH = g[6], strideW = g[7];
-  const int64_t dilationH = g[8], dilationW = g[9], filterH = g[10], filterW = g[11], top = g[12], left = g[13];
-  if (strideH == 0 || strideW == 0 || dilationH == 0 || dilationW == 0) throw std::invalid_argument("strides and dilations must be positive");
+  const PoolGeometry p = PoolGeometry::read(a, 3);
+  const int64_t batch = p.batch, inH = p.inH, inW = p.inW, C = p.C, outH = p.outH, outW = p.outW;
   const float* x = a.floats(1, checkedCount(checkedCount(batch, inH), checkedCount(inW, C)));
   float* y = a.floats(2, checkedCount(checkedCount(batch, outH), checkedCount(outW, C)));
   const int64_t rowStride = inW * C, imageFloats = inH * rowStride;
-  parallelFor(batch * outH, grainFor(outW * C * filterH * filterW, kMinChunkFloats), [&](int64_t, int64_t r0, int64_t r1) {
+  parallelFor(batch * outH, grainFor(outW * C * p.filterH * p.filterW, kMinChunkFloats), [&](int64_t, int64_t r0, int64_t r1) {
     for (int64_t row = r0; row < r1; ++row) {
-      const int64_t b = row / outH, oh = row % outH;
-      const float* xb = x + b * imageFloats;
-      const int64_t h0 = oh * strideH - top;
-      const int64_t fh0 = h0 >= 0 ? 0 : (-h0 + dilationH - 1) / dilationH * dilationH;
-      const int64_t fh1 = std::min(filterH, inH - h0);
+      const float* xb = x + row / outH * imageFloats;
+      const PoolGeometry::Span rows = p.rows(row % outH);
       for (int64_t ow = 0; ow < outW; ++ow) {
-        const int64_t w0 = ow * strideW - left;
-        const int64_t fw0 = w0 >= 0 ? 0 : (-w0 + dilationW - 1) / dilationW * dilationW;
-        const int64_t fw1 = std::min(filterW, inW - w0);
+        const PoolGeometry::Span cols = p.cols(ow);
         float* __restrict out = y + (row * outW + ow) * C;
         for (int64_t c = 0; c < C; ++c) out[c] = -std::numeric_limits<float>::infinity();
-        for (int64_t fh = fh0; fh < fh1; fh += dilationH) {
-          for (int64_t fw = fw0; fw < fw1; fw += dilationW) {
-            const float* __restrict v = xb + (h0 + fh) * rowStride + (w0 + fw) * C;
+        for (int64_t fh = rows.first; fh < rows.end; fh += p.dilationH) {
+          for (int64_t fw = cols.first; fw < cols.end; fw += p.dilationW) {
+            const float* __restrict v = xb + (rows.origin + fh) * rowStride + (cols.origin + fw) * C;
             // A select, not std::max: vectorizes, and keeps TF.js' rule that NaN never wins.
             for (int64_t c = 0; c < C; ++c) out[c] = v[c] > out[c] ? v[c] : out[c];
           }
