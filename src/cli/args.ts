@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { EXECUTORS, type ExecutorName } from '../pipeline/executor-settings.js';
 import { UsageError } from './io.js';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export interface ParsedArgs {
@@ -16,13 +16,15 @@ export interface ParsedArgs {
  * several values, so `--only a b` means `--only a --only b` (ids may contain commas, so commas
  * can't separate them).
  */
-export function parseCommandArgs(command: string, argv: string[], options: Options, lists: string[] = []): ParsedArgs {
+export function parseCommandArgs(command: string, argv: string[], options: Options, lists: string[] = [], hint?: (option: string) => string | undefined): ParsedArgs {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true, tokens: true });
   } catch (err) {
     const message = err instanceof Error ? err.message.replace(/\. To specify a positional.*$/s, '') : String(err);
-    throw new UsageError(`${command}: ${message}`);
+    const unknown = /^Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+    const extra = unknown === undefined ? undefined : hint?.(unknown.replace(/^-+/, ''));
+    throw new UsageError(`${command}: ${message}${extra === undefined ? '' : `. ${extra}`}`);
   }
   const values = { ...parsed.values } as Values;
   const positionals: string[] = [];

@@ -5,6 +5,7 @@ import { flag, parseCommandArgs, stringList, workspaceOptions } from './args.js'
 import type { Command } from './command.js';
 import { EXIT_OK, UsageError, type CliIo } from './io.js';
 import { openFromArgs } from './open.js';
+import { runOptionName } from './run-options.js';
 import { formatTable } from './table.js';
 
 const USAGE = `Usage: bdlab plan FILE [options]
@@ -31,6 +32,11 @@ export const planCommand: Command = {
       argv,
       { ...workspaceOptions, only: { type: 'string', multiple: true }, force: { type: 'string', multiple: true } },
       ['only', 'force'],
+      // A run's command line, pasted with "run" changed to "plan": point at the dry run, which takes it as is.
+      (option) => {
+        const name = runOptionName(option);
+        return name === undefined ? undefined : `--${name} is an option of bdlab run; to plan a run's command line as it is, use "bdlab run FILE ... --dry-run"`;
+      },
     );
     if (flag(values, 'help')) {
       io.out(USAGE);

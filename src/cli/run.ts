@@ -8,11 +8,12 @@ import { runPipeline } from '../executor/run-pipeline.js';
 import { EXECUTOR_DEFAULTS } from '../pipeline/executor-settings.js';
 import { THREADS_ENV, type ThreadsSetting } from '../common/threads.js';
 import { resolveThreads } from '../executor/threads.js';
-import { flag, optionalString, parseCommandArgs, positiveInt, stringList, workspaceOptions } from './args.js';
+import { flag, optionalString, parseCommandArgs, positiveInt, stringList } from './args.js';
 import type { Command } from './command.js';
 import { EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STAGE_FAILED, UsageError, type CliIo } from './io.js';
 import { openFromArgs } from './open.js';
 import { printPlanRows } from './plan.js';
+import { RUN_OPTIONS } from './run-options.js';
 
 const USAGE = `Usage: bdlab run FILE [options]
 
@@ -54,19 +55,7 @@ export const runCommand: Command = {
     const { values, positionals } = parseCommandArgs(
       'run',
       argv,
-      {
-        ...workspaceOptions,
-        jobs: { type: 'string', short: 'j' },
-        threads: { type: 'string' },
-        only: { type: 'string', multiple: true },
-        force: { type: 'string', multiple: true },
-        'dry-run': { type: 'boolean' },
-        'fail-fast': { type: 'boolean' },
-        backend: { type: 'string' },
-        executor: { type: 'string' },
-        'data-path': { type: 'string', multiple: true },
-        verbose: { type: 'boolean', short: 'v' },
-      },
+      RUN_OPTIONS,
       ['only', 'force'],
     );
     if (flag(values, 'help')) {

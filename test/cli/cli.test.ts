@@ -22,6 +22,17 @@ test('help, unknown command, missing argument', async () => {
     assert.is(missing.code, 2);
     assert.match(missing.stderr, '--jobs two: expected a whole number >= 1');
     assert.not.match(missing.stderr, NO_STACK);
+    // A run's command line given to plan: exit 2, pointing at run's dry run (also for run's short -j).
+    for (const option of ['--jobs', '-j', '--data-path']) {
+      const planned = await runMain(['plan', 'x.yaml', option, '2'], ws.dir);
+      assert.is(planned.code, 2, option);
+      const long = option === '-j' ? '--jobs' : option;
+      assert.match(planned.stderr, `Unknown option '${option}'. ${long} is an option of bdlab run; to plan a run's command line as it is, use "bdlab run FILE ... --dry-run"`);
+    }
+    const bogus = await runMain(['plan', 'x.yaml', '--bogus'], ws.dir);
+    assert.is(bogus.code, 2);
+    assert.match(bogus.stderr, "Unknown option '--bogus'");
+    assert.not.match(bogus.stderr, 'bdlab run');
   } finally {
     await ws.cleanup();
   }
