@@ -13,7 +13,8 @@ manifest.json), and temp directories left by killed processes. With --keep N, on
 runs are kept and the older run directories are deleted too. Prints what it removes and the bytes freed.
 A run that is still running keeps its directory and every cache entry it uses, and a Slurm job that
 is still queued or running keeps the pending directory it writes into, even when the run that
-submitted it was killed; gc says what it skipped.
+submitted it was killed (also before it recorded the job id: the job is then found by its name);
+gc says what it skipped.
 
 Options:
   --dry-run           only report what would be removed

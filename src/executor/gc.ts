@@ -44,9 +44,6 @@ function describeUser(record: LiveRunRecord): string {
   return `a running bdlab run uses it (${record.owner ? `pid ${record.owner.pid} on ${record.owner.host}` : `registration ${record.token}`})`;
 }
 
-function describeJob(job: JobInFlight): string {
-  return `${job.describe} (submitted by pid ${job.record.head.pid} on ${job.record.head.host})`;
-}
 
 /**
  * Deletes cache entries that no kept run refers to (and, with `keep`, the older run directories),
@@ -105,7 +102,7 @@ export async function collectGarbage(ws: Workspace, opts: GcOptions): Promise<Gc
     const job = jobOfKey.get(key);
     if (user || job) {
       keptEntries += 1;
-      skippedEntries.push({ what: key, because: user ? describeUser(user) : describeJob(job!) });
+      skippedEntries.push({ what: key, because: user ? describeUser(user) : job!.describe });
       continue;
     }
     const dir = cache.entryDir(key);
@@ -191,9 +188,9 @@ export async function sweepLeftovers(
     if (pid === undefined || isAlive(pid)) return;
     const path = join(dir, name);
     jobs ??= await slurmJobsInFlight(ws.scratchDir);
-    const job = jobs.find((j) => j.record.pending.dir === path);
+    const job = jobs.find((j) => j.pendingDir === path);
     if (job) {
-      skipped.push({ what: name, because: describeJob(job) });
+      skipped.push({ what: name, because: job.describe });
       return;
     }
     bytes += await diskUsage(path);

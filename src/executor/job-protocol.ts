@@ -61,3 +61,8 @@ export interface JobRecord {
   /** The job script (in the submitting run's directory). */
   script: string;
 }
+
+/** Names a Slurm job in squeue listings: the stage and the start of the cache key (how a head that died before recording the job id finds it again). */
+export function jobNameOf(instance: { cacheKey: string; id: string }): string {
+  return `bdlab-${instance.id.replace(/\[.*$/, '')}-${instance.cacheKey.slice(0, 12)}`;
+}

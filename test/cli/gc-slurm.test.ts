@@ -21,8 +21,8 @@ const exists = (path: string): Promise<boolean> => stat(path).then(() => true, (
 
 /**
  * A stand-in for Slurm's squeue first on PATH: it knows job 4242 in the state written to `state`
- * (with the job's name, as `--format=%i|%T|%r|%N|%j` prints it), answers as a down controller does
- * for the state DOWN, and logs every call to `calls.txt`.
+ * (with the job's name, as `--format=%i|%T|%r|%N|%j` prints it; also when asked by that name),
+ * answers as a down controller does for the state DOWN, and logs every call to `calls.txt`.
  */
 async function fakeSqueue(dir: string, jobName: string): Promise<{ setState(state: string): Promise<void>; calls(): Promise<string[]> }> {
   await mkdir(dir, { recursive: true });
@@ -37,6 +37,7 @@ if [ "$(cat "$here/state")" = DOWN ]; then
 fi
 case "$*" in
   *--jobs=*4242*) echo "4242|$(cat "$here/state")|None|node1|${jobName}" ;;
+  *--name=${jobName}*) echo "4242|$(cat "$here/state")|None|node1" ;;
   *) echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1 ;;
 esac
 `,
@@ -48,16 +49,21 @@ esac
   };
 }
 
+/** Runs a one-instance pipeline (instance `a`) in `ws`; returns its run, cache key and cache entry. */
+async function runOneInstance(ws: Awaited<ReturnType<typeof tempWorkspace>>): Promise<{ runId: string; key: CacheKey; entryDir: string }> {
+  await ws.write('p.yaml', 'name: one\nstages:\n  a: { kind: test-files, params: { write: { f.txt: a } } }\n');
+  const built = await runCli(['run', 'p.yaml'], ws.dir);
+  assert.is(built.code, 0, built.stderr);
+  const runId = (await readdir(join(ws.dir, 'runs'))).find((r) => /^\d{8}T/.test(r))!;
+  const manifest = JSON.parse(await readFile(join(ws.dir, 'runs', runId, 'manifest.json'), 'utf8')) as Manifest;
+  const key = manifest.instances['a']!.cacheKey as CacheKey;
+  return { runId, key, entryDir: join(ws.dir, '.bdlab', 'cache', key.slice(0, 2), key) };
+}
+
 test('gc after a Slurm head was killed: the pending dir and cache entry its job still writes are skipped while squeue says it runs, or while Slurm cannot be asked and the job left no result', async () => {
   const ws = await tempWorkspace('bdlab-gc-slurm-');
   try {
-    await ws.write('p.yaml', 'name: one\nstages:\n  a: { kind: test-files, params: { write: { f.txt: a } } }\n');
-    const built = await runCli(['run', 'p.yaml'], ws.dir);
-    assert.is(built.code, 0, built.stderr);
-    const runId = (await readdir(join(ws.dir, 'runs'))).find((r) => /^\d{8}T/.test(r))!;
-    const manifest = JSON.parse(await readFile(join(ws.dir, 'runs', runId, 'manifest.json'), 'utf8')) as Manifest;
-    const key = manifest.instances['a']!.cacheKey as CacheKey;
-    const entryDir = join(ws.dir, '.bdlab', 'cache', key.slice(0, 2), key);
+    const { runId, key, entryDir } = await runOneInstance(ws);
     assert.ok(await exists(entryDir));
 
     // What a head killed with kill -9 leaves: its pending directory (named after its dead pid) that
@@ -144,6 +150,51 @@ test('gc after a Slurm head was killed: the pending dir and cache entry its job 
     const finished = await runCli(['gc'], ws.dir, withSqueue);
     assert.is(finished.code, 0, finished.stderr);
     assert.match(finished.stdout, `removed temp dir ${pendingName}`);
+    assert.not.ok(await exists(pending));
+  } finally {
+    await ws.cleanup();
+  }
+});
+
+test('gc after a head was killed between sbatch and recording the job id: the started job is found by its name, and what it writes stays while it runs', async () => {
+  const ws = await tempWorkspace('bdlab-gc-slurm-unrecorded-');
+  try {
+    const { key, entryDir } = await runOneInstance(ws);
+
+    // No job.json: only what the started job itself wrote, start.json naming its instance and outputs.
+    const head = await deadPid();
+    const pendingName = `${key}.${head}.0a1b2c3d`;
+    const pending = join(ws.dir, '.bdlab', 'tmp', pendingName);
+    await mkdir(join(pending, 'outputs'), { recursive: true });
+    const files = jobFilesOf(join(ws.dir, '.bdlab', 'scratch', key));
+    await mkdir(files.dir, { recursive: true });
+    await writeFile(files.start, JSON.stringify({ type: 'start', kind: 'test-files', params: {}, id: 'a', outDir: join(pending, 'outputs') }));
+
+    const bin = join(ws.dir, 'bin');
+    const jobName = `bdlab-a-${key.slice(0, 12)}`;
+    const squeue = await fakeSqueue(bin, jobName);
+    const withSqueue = { PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+    await squeue.setState('RUNNING');
+    const running = await runCli(['gc', '--keep', '0'], ws.dir, withSqueue);
+    assert.is(running.code, 0, running.stderr);
+    const by = 'Slurm job 4242 (RUNNING) still writes into it (submitted by a run that was killed while submitting it)';
+    assert.match(running.stdout, `skipped temp dir ${pendingName}: ${by}`);
+    assert.match(running.stdout, `skipped cache entry ${shortKey(key)}: ${by}`);
+    assert.ok(await exists(pending));
+    assert.ok(await exists(entryDir));
+    assert.equal(await squeue.calls(), [`--noheader --states=all --name=${jobName} --format=%i|%T|%r|%N`]);
+
+    await squeue.setState('DOWN');
+    const noSlurm = await runCli(['gc', '--keep', '0'], ws.dir, withSqueue);
+    assert.match(noSlurm.stdout, `skipped temp dir ${pendingName}: Slurm job ${jobName} (no result yet; Slurm could not be asked: squeue failed`);
+    assert.ok(await exists(pending));
+
+    // Ended without a result: its leftovers go like any dead process's.
+    await squeue.setState('CANCELLED');
+    const ended = await runCli(['gc', '--keep', '0'], ws.dir, withSqueue);
+    assert.is(ended.code, 0, ended.stderr);
+    assert.match(ended.stdout, `removed temp dir ${pendingName}`);
+    assert.match(ended.stdout, `removed cache entry ${shortKey(key)}`);
     assert.not.ok(await exists(pending));
   } finally {
     await ws.cleanup();

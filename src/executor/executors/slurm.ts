@@ -10,7 +10,7 @@ import { formatDuration, timeLimitSeconds, type StageResources } from '../../pip
 import type { PendingEntry } from '../cache.js';
 import type { ChildStartMessage } from '../../common/stage-protocol.js';
 import type { JobUpdate } from '../events.js';
-import { jobFilesOf, type JobEvent, type JobFiles, type JobRecord, type JobResult } from '../job-protocol.js';
+import { jobFilesOf, jobNameOf, type JobEvent, type JobFiles, type JobRecord, type JobResult } from '../job-protocol.js';
 import { readJsonFile, writeJsonAtomic } from '../json-file.js';
 import type { Executor, InstanceEnd, InstanceLaunch, Preflight } from './executor.js';
 import { FileTail } from './file-tail.js';
@@ -360,10 +360,6 @@ function memoryOf(resources: StageResources, settings: SlurmSettings): string | 
   return mem === undefined ? undefined : `of ${typeof mem === 'number' ? `${mem}M` : mem}`;
 }
 
-/** Names the job in squeue listings: the stage and the start of the cache key. */
-export function jobNameOf(launch: Pick<InstanceLaunch, 'cacheKey' | 'id'>): string {
-  return `bdlab-${launch.id.replace(/\[.*$/, '')}-${launch.cacheKey.slice(0, 12)}`;
-}
 
 async function readResult(files: JobFiles, expected: boolean): Promise<JobResult | undefined> {
   const deadline = Date.now() + (expected ? RESULT_WAIT_MS : 0);
