@@ -247,8 +247,8 @@ class Pool {
 
   /**
    * Runs the submitter's share of `job` and returns when every chunk has finished; `lock` (on mutex_) is
-   * held on entry and on return. While other threads finish their chunks, a worker (`helpOthers`) takes
-   * chunks of other jobs; the JavaScript thread only waits.
+   * held on entry and on return. While other threads finish their chunks, the submitter of a deferred
+   * job (`helpOthers`) takes chunks of other jobs; the submitter of a kernel job only waits.
    */
   void finish(Job& job, std::unique_lock<std::mutex>& lock, bool helpOthers) {
     while (job.claimable()) runChunk(job, lock);

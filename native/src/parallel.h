@@ -61,11 +61,11 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t chun
 
 // Deferred kernels. A kernel whose result is not read at once (a filter gradient: only the optimizer
 // reads it, after the whole backward pass) can be handed to the pool instead of run: an idle worker
-// runs it, on its own thread, while JavaScript goes on issuing kernels; the calling thread runs what
-// is still queued when it waits. A deferred task computes exactly what the kernel would have computed
-// in place (its nested parallelFor calls run inline on the worker), so results keep their bits. The
-// JavaScript side (src/engine/deferred.ts) keeps the task's tensors alive and waits before anything
-// reads its output.
+// starts it while JavaScript goes on issuing kernels, the chunks of its parallelFor calls go to any
+// idle thread, and the calling thread runs and joins what is left when it waits. A deferred task
+// computes exactly what the kernel would have computed in place (chunks never change results), so
+// results keep their bits. The JavaScript side (src/engine/kernels/deferred.ts) keeps the task's
+// tensors alive and waits before anything reads its output.
 
 /**
  * Queues `task` and returns its id (1, 2, ...), or runs it at once and returns 0 when the pool has no

@@ -51,7 +51,8 @@ let owner: BackendWasm | undefined;
  * Deferring has a cost of its own (holding the inputs, the worker's hand-over, a wait at the end) and
  * pays only when the task is long enough to fill idle time: LeNet5's filter gradients (15-23M
  * multiply-adds, ~0.2 ms) trained 1.62x faster at 2 threads than at 1 in place, 1.42x deferred.
- * ResNet34's and VGG16's are 38M-600M at width 0.25, more at width 1.
+ * Most of ResNet34's and VGG16's are 38M-600M at width 0.25, more at width 1 (ResNet34's 1x1
+ * shortcuts, 8M, and VGG16's RGB stem, 28M, stay in place).
  */
 export const MIN_DEFERRED_MACS = 2 ** 25;
 

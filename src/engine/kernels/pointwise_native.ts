@@ -19,6 +19,7 @@ export interface NativePointwiseKernels {
   unary(memory: ArrayBuffer, op: number, x: number, y: number, n: number, alpha: number): void;
   /** NHWC; geometry: batch, inH, inW, channels, outH, outW, strideH, strideW, dilationH, dilationW, effectiveFilterH, effectiveFilterW, padTop, padLeft. */
   maxPoolGrad(memory: ArrayBuffer, x: number, dy: number, dx: number, ...geometry: number[]): void;
+  /** The same geometry as maxPoolGrad. */
   maxPool(memory: ArrayBuffer, x: number, y: number, ...geometry: number[]): void;
 }
 

@@ -41,8 +41,7 @@ export async function slurmJobsInFlight(scratchRoot: string, env: NodeJS.Process
     const start = await readJsonFile<ChildStartMessage>(files.start);
     if (start?.id && start.outDir && !(await readJsonFile<JobResult>(files.result)) && (await isDirectory(dirname(start.outDir)))) unrecorded.push({ key, start });
   }
-  const found = [...(await recordedJobs(recorded, env)), ...(await unrecordedJobs(unrecorded, env))];
-  return found;
+  return [...(await recordedJobs(recorded, env)), ...(await unrecordedJobs(unrecorded, env))];
 }
 
 const isDirectory = (path: string): Promise<boolean> => stat(path).then((s) => s.isDirectory(), () => false);
@@ -84,13 +83,14 @@ async function unrecordedJobs(unrecorded: { key: string; start: ChildStartMessag
   const found: JobInFlight[] = [];
   for (const { key, start } of unrecorded) {
     const name = jobNameOf({ cacheKey: key, id: start.id });
-    const keep = (why: string): void => void found.push({ key, pendingDir: dirname(start.outDir), describe: `${why} (submitted by a run that was killed while submitting it)` });
+    let why: string | undefined;
     try {
       const live = (await commands.squeueByName(name)).find((e) => meaningOf(e.state).phase !== 'ended');
-      if (live) keep(`Slurm job ${live.jobId} (${meaningOf(live.state).state}) still writes into it`);
+      if (live) why = `Slurm job ${live.jobId} (${meaningOf(live.state).state}) still writes into it`;
     } catch (err) {
-      keep(`Slurm job ${name} (no result yet; Slurm could not be asked: ${(err as Error).message}) may still write into it`);
+      why = `Slurm job ${name} (no result yet; Slurm could not be asked: ${(err as Error).message}) may still write into it`;
     }
+    if (why) found.push({ key, pendingDir: dirname(start.outDir), describe: `${why} (submitted by a run that was killed while submitting it)` });
   }
   return found;
 }
